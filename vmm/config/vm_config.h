@@ -1,0 +1,82 @@
+/*
+ * The VM's configuration as typed structs, and the parsers that fill them from
+ * JSON.  The same section parsers serve the --config-file document and the API
+ * request bodies (PUT /boot-source, PUT|PATCH /machine-config), so both give the
+ * same validation and the same field-named error messages.
+ *
+ * Shapes and defaults follow Firecracker's API (swagger firecracker.yaml):
+ *   boot-source:    kernel_image_path (string, required), boot_args (string),
+ *                   initrd_path (string)
+ *   machine-config: vcpu_count (int 1..32, required on PUT), mem_size_mib (int,
+ *                   required on PUT, >= CONFIG_MIN_MEM_MIB), smt (bool, default
+ *                   false; true needs an even vcpu_count or 1), track_dirty_pages
+ *                   (bool), huge_pages ("None" | "2M"), cpu_template ("None")
+ * Unknown fields are errors.  Errors are one line that names the field, e.g.
+ * "machine-config.vcpu_count: must be between 1 and 32, got 64".
+ */
+#ifndef KILN_VM_CONFIG_H
+#define KILN_VM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/compiler.h"
+
+#define CONFIG_MAX_VCPUS 32
+#define CONFIG_MIN_MEM_MIB 16
+#define CONFIG_ERR_MAX 256
+#define CONFIG_PATH_MAX 4096
+
+struct boot_source_config {
+	char kernel_image_path[CONFIG_PATH_MAX];
+	char initrd_path[CONFIG_PATH_MAX]; /* "" when absent */
+	char *boot_args;                   /* heap string or NULL (use the default) */
+};
+
+enum huge_pages { HUGE_PAGES_NONE = 0, HUGE_PAGES_2M };
+
+struct machine_config {
+	unsigned int vcpu_count;
+	uint64_t mem_size_mib;
+	bool smt;
+	bool track_dirty_pages;
+	enum huge_pages huge_pages;
+};
+
+struct vm_config {
+	bool has_boot_source;
+	struct boot_source_config boot_source;
+	struct machine_config machine; /* defaults: 1 vCPU, 128 MiB (Firecracker's) */
+};
+
+/* The kernel command line used when boot_args is absent (Firecracker's default). */
+#define CONFIG_DEFAULT_BOOT_ARGS "reboot=k panic=1 pci=off nomodule 8250.nr_uarts=1 i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce"
+
+void vm_config_init(struct vm_config *cfg);  /* defaults */
+void vm_config_free(struct vm_config *cfg);  /* frees heap strings; cfg stays valid (defaults) */
+
+/* Parses a whole config-file document (text, len bytes, need not be NUL-terminated).
+ * On error returns -EINVAL and writes the message to err; cfg is then in an
+ * unspecified but freeable state.  A file without "boot-source" is an error. */
+int vm_config_parse(const char *text, size_t len, struct vm_config *cfg, char err[CONFIG_ERR_MAX]) __must_check;
+
+/* Reads path (refusing files over 1 MiB) and parses it.  Errors name the path. */
+int vm_config_load_file(const char *path, struct vm_config *cfg, char err[CONFIG_ERR_MAX]) __must_check;
+
+/*
+ * Section parsers for the API; json is a cJSON object (passed as void * so this
+ * header does not pull in cJSON).  On success they replace *out; on error *out is
+ * untouched.  machine_config_parse with patch=true updates only the fields
+ * present (PATCH /machine-config); with patch=false vcpu_count and mem_size_mib
+ * are required and others reset to defaults.
+ */
+int boot_source_parse(const void *json, struct boot_source_config *out, char err[CONFIG_ERR_MAX]) __must_check;
+int machine_config_parse(const void *json, bool patch, struct machine_config *out, char err[CONFIG_ERR_MAX]) __must_check;
+
+/* Checks a machine config as a whole (the smt/vcpu_count rule, limits). */
+int machine_config_validate(const struct machine_config *mc, char err[CONFIG_ERR_MAX]) __must_check;
+
+void boot_source_free(struct boot_source_config *bs);
+
+#endif

@@ -1,0 +1,124 @@
+/* Bounds-checked guest-memory accessors; see gmem.h for the contract. */
+#include "vmm/mem/gmem.h"
+
+#include <errno.h>
+#include <string.h>
+
+void gmem_init(struct gmem *mem)
+{
+	memset(mem, 0, sizeof(*mem));
+}
+
+int gmem_add_region(struct gmem *mem, uint64_t gpa, uint64_t size, void *host)
+{
+	unsigned int i, pos;
+
+	if (!size || !host || gpa + size < gpa)
+		return -EINVAL;
+	if (mem->nr_regions >= GMEM_MAX_REGIONS)
+		return -ENOSPC;
+	for (i = 0; i < mem->nr_regions; i++) {
+		const struct gmem_region *r = &mem->regions[i];
+		/* Both ranges are non-empty and non-wrapping, so this is exact. */
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return -EINVAL;
+	}
+	for (pos = 0; pos < mem->nr_regions && mem->regions[pos].gpa < gpa; pos++)
+		;
+	memmove(&mem->regions[pos + 1], &mem->regions[pos],
+		(mem->nr_regions - pos) * sizeof(mem->regions[0]));
+	mem->regions[pos] = (struct gmem_region){ .gpa = gpa, .size = size, .host = host };
+	mem->nr_regions++;
+	return 0;
+}
+
+/* The region holding all of [gpa, gpa + len), or NULL.  len may be 0. */
+static const struct gmem_region *find_region(const struct gmem *mem, uint64_t gpa, uint64_t len)
+{
+	unsigned int i;
+
+	if (gpa + len < gpa)
+		return NULL;
+	for (i = 0; i < mem->nr_regions; i++) {
+		const struct gmem_region *r = &mem->regions[i];
+		/* gpa - r->gpa cannot underflow once gpa >= r->gpa, and the
+		 * remaining-size comparison cannot overflow. */
+		if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
+			return r;
+	}
+	return NULL;
+}
+
+int gmem_range_ok(const struct gmem *mem, uint64_t gpa, uint64_t len)
+{
+	return find_region(mem, gpa, len) != NULL;
+}
+
+int gmem_slice(const struct gmem *mem, uint64_t gpa, size_t len, void **host)
+{
+	const struct gmem_region *r;
+
+	if (!len)
+		return -EFAULT;
+	r = find_region(mem, gpa, len);
+	if (!r)
+		return -EFAULT;
+	*host = r->host + (gpa - r->gpa);
+	return 0;
+}
+
+int gmem_read(const struct gmem *mem, uint64_t gpa, void *dst, size_t len)
+{
+	void *src;
+
+	if (!len)
+		return 0;
+	if (gmem_slice(mem, gpa, len, &src))
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int gmem_write(const struct gmem *mem, uint64_t gpa, const void *src, size_t len)
+{
+	void *dst;
+
+	if (!len)
+		return 0;
+	if (gmem_slice(mem, gpa, len, &dst))
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int gmem_fill(const struct gmem *mem, uint64_t gpa, int c, size_t len)
+{
+	void *dst;
+
+	if (!len)
+		return 0;
+	if (gmem_slice(mem, gpa, len, &dst))
+		return -EFAULT;
+	memset(dst, c, len);
+	return 0;
+}
+
+uint64_t gmem_end(const struct gmem *mem)
+{
+	const struct gmem_region *r;
+
+	if (!mem->nr_regions)
+		return 0;
+	r = &mem->regions[mem->nr_regions - 1];
+	return r->gpa + r->size;
+}
+
+uint64_t gmem_total(const struct gmem *mem)
+{
+	uint64_t total = 0;
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_regions; i++)
+		total += mem->regions[i].size;
+	return total;
+}
