@@ -7,8 +7,8 @@
 #define KILN_LAYOUT_H
 
 /* Low memory: boot structures the vCPU setup writes before the first KVM_RUN. */
-#define LAYOUT_GDT            0x500ULL   /* 4 x 8-byte descriptors */
-#define LAYOUT_IDT            0x520ULL   /* empty IDT (limit 0) */
+#define LAYOUT_GDT            0x500ULL   /* up to 8 x 8-byte descriptors */
+#define LAYOUT_IDT            0x540ULL   /* empty IDT (limit 0) */
 #define LAYOUT_PVH_INFO       0x6000ULL  /* hvm_start_info, modlist, memmap: one page */
 #define LAYOUT_ZERO_PAGE      0x7000ULL  /* struct boot_params (Linux boot protocol) */
 #define LAYOUT_BOOT_STACK     0x8ff0ULL

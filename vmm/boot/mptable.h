@@ -20,8 +20,12 @@
  * active high; 16..23 level, active low is NOT used: kiln's virtio IRQs are
  * edge-triggered, so all 24 are routed 1:1 as ISA-compatible), and local
  * interrupt entries for ExtINT (LINT0) and NMI (LINT1).  Checksums filled in.
- * Returns 0, -EINVAL for ncpus 0 or above MPTABLE_MAX_CPUS, -EFAULT when it does
- * not fit in guest memory.  *size_out (may be NULL) receives the bytes written.
+ * Returns 0, -EINVAL for ncpus 0 or above MPTABLE_MAX_CPUS (APIC ids 0..253, the
+ * IOAPIC takes ncpus, 0xff is broadcast), for an addr not 16-byte aligned or a
+ * table that would end above 4 GiB (the pointers are 32 bits), -EFAULT when it
+ * does not fit in guest memory.  *size_out (may be NULL) receives the bytes
+ * written: 16 + 44 + 20 * ncpus + 8 * 28.  For more than 37 CPUs the table runs
+ * past 0xa0000 into the legacy hole, which the e820 map does not report as RAM.
  */
 int mptable_write(const struct gmem *mem, uint64_t addr, unsigned int ncpus, uint64_t *size_out) __must_check;
 

@@ -17,11 +17,23 @@ struct boot_info_args {
 };
 
 /*
+ * Checks args against guest memory before either writer trusts them: the
+ * command line (cmdline_addr 0 means none, with cmdline_len 0) lies in guest
+ * RAM and has its NUL at cmdline_addr + cmdline_len; initrd_addr and
+ * initrd_size are both 0 or both nonzero, and the initrd lies in guest RAM.
+ * 0 or -EINVAL.  Both writers below call it.
+ */
+int boot_info_args_check(const struct gmem *mem, const struct boot_info_args *args) __must_check;
+
+/*
  * Writes a struct boot_params at addr: the bzImage's setup header when given
  * (otherwise a minimal one: boot_flag 0xaa55, header "HdrS", version 2.10,
  * kernel_alignment 16 MiB), type_of_loader 0xff, LOADED_HIGH|CAN_USE_HEAP flags,
  * cmd_line_ptr, ramdisk_image/size (with the ext_ fields for >4 GiB), and the e820
- * map from e820_build.  0 or -errno.
+ * map from e820_build.  With a bzImage header it also refuses (-EINVAL) a command
+ * line longer than the kernel's cmdline_size, and an initrd above
+ * initrd_addr_max or a command line above 4 GiB when the kernel lacks
+ * XLF_CAN_BE_LOADED_ABOVE_4G.  0, -EINVAL, or -EFAULT when addr is not RAM.
  */
 int zeropage_write(const struct gmem *mem, uint64_t addr, const struct boot_info_args *args) __must_check;
 
@@ -29,6 +41,9 @@ int zeropage_write(const struct gmem *mem, uint64_t addr, const struct boot_info
  * Writes a version-1 struct hvm_start_info at addr, followed in the same page by
  * the module list (one entry: the initrd, when present) and the memory map (from
  * e820_build, as hvm_memmap_table_entry).  All must fit in one 4 KiB page.
+ * Layouts in vmm/boot/pvh.h.  addr must be 8-byte aligned and the page must end
+ * at or below 4 GiB (ebx is 32 bits at the PVH entry): -EINVAL; -EFAULT when
+ * the page is not guest RAM.
  */
 int pvh_info_write(const struct gmem *mem, uint64_t addr, const struct boot_info_args *args) __must_check;
 
