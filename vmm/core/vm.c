@@ -1,0 +1,247 @@
+/* Building, running and tearing down a microVM; see vm.h. */
+#include "vmm/core/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/boot/layout.h"
+#include "vmm/core/boot_setup.h"
+#include "vmm/log/log.h"
+
+/* Where KVM (on VMX) keeps its real-mode TSS and identity map: three pages
+ * just below the BIOS area, inside the MMIO gap, never RAM. */
+#define KVM_TSS_ADDR      0xfffbd000ULL
+#define KVM_IDENTITY_ADDR 0xfffbc000ULL
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vm_cpu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void vm_request_exit(struct vm *vm, enum vm_exit_reason reason, const char *msg)
+{
+	int expected = VM_EXIT_NONE;
+	uint64_t one = 1;
+
+	if (!atomic_compare_exchange_strong(&vm->exit_reason, &expected, reason))
+		return;
+	if (msg)
+		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "%s", msg);
+	if (write(vm->exit_evt, &one, sizeof(one)) < 0)
+		LOG_ERR("cannot signal VM exit: %s", strerror(errno));
+}
+
+/* Anonymous RAM with the 32-bit MMIO gap: [0, 3 GiB) low, the rest at 4 GiB. */
+static int vm_setup_memory(struct vm *vm, uint64_t mem_bytes, bool hugepages)
+{
+	uint64_t low = mem_bytes < LAYOUT_MMIO_GAP_START ? mem_bytes : LAYOUT_MMIO_GAP_START;
+	uint64_t sizes[2] = { low, mem_bytes - low };
+	uint64_t gpas[2] = { 0, LAYOUT_MMIO_GAP_END };
+	int ret;
+
+	gmem_init(&vm->mem);
+	for (unsigned int slot = 0; slot < 2; slot++) {
+		struct kvm_userspace_memory_region region;
+
+		if (!sizes[slot])
+			continue;
+		vm->ram[slot] = mmap(NULL, sizes[slot], PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (vm->ram[slot] == MAP_FAILED) {
+			vm->ram[slot] = NULL;
+			return -errno;
+		}
+		vm->ram_size[slot] = sizes[slot];
+		if (hugepages)
+			madvise(vm->ram[slot], sizes[slot], MADV_HUGEPAGE);
+		ret = gmem_add_region(&vm->mem, gpas[slot], sizes[slot], vm->ram[slot]);
+		if (ret)
+			return ret;
+		region = (struct kvm_userspace_memory_region){
+			.slot = slot,
+			.guest_phys_addr = gpas[slot],
+			.memory_size = sizes[slot],
+			.userspace_addr = (uintptr_t)vm->ram[slot],
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region))
+			return -errno;
+	}
+	return 0;
+}
+
+static int vm_setup_irqchip(struct vm *vm, char err[VM_ERR_MAX])
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	/* Only VMX needs these; other KVMs (SVM, PVM) may refuse them. */
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR))
+		LOG_DEBUG("KVM_SET_TSS_ADDR: %s (not needed on this host)", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ KVM_IDENTITY_ADDR }))
+		LOG_DEBUG("KVM_SET_IDENTITY_MAP_ADDR: %s (not needed on this host)", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0)) {
+		snprintf(err, VM_ERR_MAX, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit)) {
+		snprintf(err, VM_ERR_MAX, "KVM_CREATE_PIT2: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opt,
+	     char err[VM_ERR_MAX])
+{
+	char kerr[KVM_HOST_ERR_MAX];
+	struct boot_setup_result boot;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->vm_fd = vm->exit_evt = -1;
+	vm->host.fd = -1;
+	vm->opt = *opt;
+	vm->build_start_ns = vm_now_ns();
+	vm->build_start_cpu_ns = vm_cpu_now_ns();
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+
+	if (cfg->machine.vcpu_count < 1 || cfg->machine.vcpu_count > CONFIG_MAX_VCPUS) {
+		snprintf(err, VM_ERR_MAX, "vcpu_count %u out of range", cfg->machine.vcpu_count);
+		return -EINVAL;
+	}
+	vm->nr_vcpus = cfg->machine.vcpu_count;
+	ret = kvm_host_open(&vm->host, opt->kvm_path ? opt->kvm_path : "/dev/kvm", kerr);
+	if (ret) {
+		snprintf(err, VM_ERR_MAX, "%s", kerr);
+		return ret;
+	}
+	if (vm->host.pvm)
+		LOG_INFO("PVM host: hiding cx16, popcnt, xsave/AVX, rdrand, pcid, invpcid, fsgsbase, "
+			 "smap, rdpid, rdtscp, clflushopt, clwb from the guest's CPUID");
+	vm->exit_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_evt < 0) {
+		snprintf(err, VM_ERR_MAX, "eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	vm->vm_fd = ioctl(vm->host.fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		snprintf(err, VM_ERR_MAX, "KVM_CREATE_VM: %s", strerror(errno));
+		return -errno;
+	}
+	ret = vm_setup_irqchip(vm, err);
+	if (ret)
+		return ret;
+	ret = vm_setup_memory(vm, cfg->machine.mem_size_mib << 20,
+			      cfg->machine.huge_pages == HUGE_PAGES_2M);
+	if (ret) {
+		snprintf(err, VM_ERR_MAX, "guest memory (%" PRIu64 " MiB): %s", cfg->machine.mem_size_mib,
+			 strerror(-ret));
+		return ret;
+	}
+	ret = legacy_devices_create(vm, err);
+	if (ret)
+		return ret;
+	ret = boot_setup(vm, &cfg->boot_source, &boot, err);
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_create(&vm->vcpus[i], vm, i);
+		if (ret) {
+			snprintf(err, VM_ERR_MAX, "vcpu%u: %s", i, strerror(-ret));
+			return ret;
+		}
+		vm->vcpus_created++;
+	}
+	ret = vcpu_set_boot_state(&vm->vcpus[0], boot.kind, boot.entry, boot.boot_info);
+	if (ret) {
+		snprintf(err, VM_ERR_MAX, "vcpu0 boot registers: %s", strerror(-ret));
+		return ret;
+	}
+	vm->build_end_ns = vm_now_ns();
+	return 0;
+}
+
+int vm_start(struct vm *vm, char err[VM_ERR_MAX])
+{
+	int ret = vcpu_signals_init();
+
+	if (ret) {
+		snprintf(err, VM_ERR_MAX, "vCPU kick signal: %s", strerror(-ret));
+		return ret;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret) {
+			snprintf(err, VM_ERR_MAX, "vcpu%u thread: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void vm_log_stats(const struct vm *vm)
+{
+	char buf[1024];
+	uint64_t totals[VCPU_EXIT_NR] = { 0 };
+	uint64_t first_run = 0;
+	size_t n;
+
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		for (int k = 0; k < VCPU_EXIT_NR; k++)
+			totals[k] += atomic_load(&vm->vcpus[i].exits[k]);
+	}
+	if (vm->nr_vcpus && vm->vcpus[0].first_run_ns)
+		first_run = vm->vcpus[0].first_run_ns;
+	n = (size_t)snprintf(buf, sizeof(buf),
+			     "{\"main_to_build_us\":%" PRIu64 ",\"build_us\":%" PRIu64
+			     ",\"main_to_first_run_us\":%" PRIu64 ",\"boot_timer_us\":%" PRIu64
+			     ",\"boot_timer_cpu_us\":%" PRIu64 ",\"cpu_us\":%" PRIu64 ",\"exits\":{",
+			     (vm->build_start_ns - vm->opt.main_start_ns) / 1000,
+			     (vm->build_end_ns - vm->build_start_ns) / 1000,
+			     first_run ? (first_run - vm->opt.main_start_ns) / 1000 : 0,
+			     legacy_boot_time_us(&vm->legacy), legacy_boot_cpu_time_us(&vm->legacy),
+			     vm_cpu_now_ns() / 1000);
+	for (int k = 0; k < VCPU_EXIT_NR && n < sizeof(buf); k++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\"%s\":%" PRIu64, k ? "," : "",
+				      vcpu_exit_kind_names[k], totals[k]);
+	if (n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n, "}}");
+	LOG_INFO("kiln-stats %s", buf);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->vcpus_created; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	vm->vcpus_created = 0;
+	legacy_devices_destroy(vm);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	for (unsigned int slot = 0; slot < 2; slot++)
+		if (vm->ram[slot])
+			munmap(vm->ram[slot], vm->ram_size[slot]);
+	if (vm->exit_evt >= 0)
+		close(vm->exit_evt);
+	kvm_host_close(&vm->host);
+	vm->vm_fd = vm->exit_evt = -1;
+}

@@ -1,0 +1,87 @@
+/*
+ * A microVM: the KVM VM, its guest memory, buses, devices and vCPUs.  Each VM
+ * owns everything it uses (no globals), so tests can build several.
+ *
+ * Lifecycle: vm_build() from a validated vm_config (memory, irqchip, devices,
+ * kernel, vCPUs), vm_start() (vCPU threads), then the VMM thread runs the event
+ * loop (vm_run_loop) until something ends the VM: a guest reset/poweroff (exit
+ * code 0), an error (non-zero), or SIGTERM/SIGINT.  vm_destroy() undoes it all.
+ */
+#ifndef KILN_VM_H
+#define KILN_VM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/bus/bus.h"
+#include "vmm/compiler.h"
+#include "vmm/config/vm_config.h"
+#include "vmm/core/kvm_host.h"
+#include "vmm/core/legacy.h"
+#include "vmm/core/vcpu.h"
+#include "vmm/mem/gmem.h"
+
+#define VM_ERR_MAX 512
+
+/* Why the VM ended; the process exit code follows from it. */
+enum vm_exit_reason {
+	VM_EXIT_NONE = 0,
+	VM_EXIT_GUEST_RESET,    /* i8042 reset, triple fault, KVM reset event */
+	VM_EXIT_GUEST_POWEROFF, /* KVM shutdown event */
+	VM_EXIT_SIGNAL,         /* SIGTERM/SIGINT to kiln */
+	VM_EXIT_ERROR,          /* emulation failure, KVM error, internal error */
+};
+
+struct vm_options {
+	const char *kvm_path;  /* default /dev/kvm */
+	bool boot_timer;       /* --boot-timer */
+	int serial_out_fd;     /* where the console goes (stdout by default) */
+	int serial_in_fd;      /* -1: no console input */
+	uint64_t main_start_ns; /* CLOCK_MONOTONIC at main(), for start-up figures */
+};
+
+struct vm {
+	struct vm_options opt;
+	struct kvm_host host;
+	int vm_fd;
+	struct gmem mem;
+	void *ram[2];
+	uint64_t ram_size[2];
+	struct bus pio;
+	struct bus mmio;
+	struct legacy_devices legacy;
+	struct vcpu vcpus[CONFIG_MAX_VCPUS];
+	unsigned int nr_vcpus;       /* configured */
+	unsigned int vcpus_created;  /* how many vcpus[] hold a KVM vCPU */
+
+	int exit_evt;                 /* eventfd: a vCPU or device asks the VMM to end the VM */
+	_Atomic int exit_reason;      /* first reason wins */
+	char exit_msg[VM_ERR_MAX];    /* set with VM_EXIT_ERROR before exit_evt */
+	int exit_signal;              /* with VM_EXIT_SIGNAL: which one */
+
+	uint64_t build_start_ns;      /* CLOCK_MONOTONIC at vm_build() */
+	uint64_t build_start_cpu_ns;  /* process CPU time then */
+	uint64_t build_end_ns;
+};
+
+int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opt,
+	     char err[VM_ERR_MAX]) __must_check;
+int vm_start(struct vm *vm, char err[VM_ERR_MAX]) __must_check;
+
+/* Runs the VMM event loop until the VM ends; returns the reason. */
+enum vm_exit_reason vm_run_loop(struct vm *vm);
+
+/* Ends the VM for reason (thread-safe, first caller wins; msg may be NULL). */
+void vm_request_exit(struct vm *vm, enum vm_exit_reason reason, const char *msg);
+
+/* Stops and joins vCPUs, frees everything. */
+void vm_destroy(struct vm *vm);
+
+/* One-line JSON with start-up figures and exit counts (logged at exit). */
+void vm_log_stats(const struct vm *vm);
+
+uint64_t vm_now_ns(void);
+uint64_t vm_cpu_now_ns(void);
+
+#endif
