@@ -1,0 +1,99 @@
+/*
+ * AP start-up: copy the real-mode trampoline below 1 MiB, INIT + SIPI + SIPI
+ * each AP of the MP table through the xAPIC ICR, wait (bounded) until each has
+ * reported in.  APs then park in cli;hlt.
+ */
+#include "guest-images/testguest/hw.h"
+#include "guest-images/testguest/ktg.h"
+#include "vmm/boot/layout.h"
+
+#define LAPIC_ID      0x20
+#define LAPIC_SVR     0xf0
+#define LAPIC_ICR_LO  0x300
+#define LAPIC_ICR_HI  0x310
+#define SVR_ENABLE    0x100
+#define SVR_VECTOR    0xff
+#define ICR_INIT      0x00004500 /* INIT, level assert, physical destination */
+#define ICR_STARTUP   0x00004600 /* SIPI; the vector is the trampoline page */
+#define ICR_BUSY      0x00001000 /* delivery status: send pending */
+#define ICR_POLL_MAX  100000
+/* Pause iterations the BSP waits for all APs.  Generous: on a host that
+ * emulates guest kernel code at ~1 M instructions/s this is several seconds. */
+#define SMP_WAIT_SPINS 4000000
+
+static uint32_t ap_online;
+
+static uint32_t lapic_read(uint32_t reg)
+{
+	return mmio_read32(LAYOUT_LAPIC + reg);
+}
+
+static void lapic_write(uint32_t reg, uint32_t v)
+{
+	mmio_write32(LAYOUT_LAPIC + reg, v);
+}
+
+static uint32_t lapic_id(void)
+{
+	return lapic_read(LAPIC_ID) >> 24;
+}
+
+/* Returns 0 once the ICR has accepted the IPI, -1 if it stays busy. */
+static int lapic_ipi(uint8_t apic_id, uint32_t icr)
+{
+	unsigned int i;
+
+	lapic_write(LAPIC_ICR_HI, (uint32_t)apic_id << 24);
+	lapic_write(LAPIC_ICR_LO, icr);
+	for (i = 0; i < ICR_POLL_MAX; i++) {
+		if (!(lapic_read(LAPIC_ICR_LO) & ICR_BUSY))
+			return 0;
+		cpu_pause();
+	}
+	return -1;
+}
+
+void ktg_ap_main(void)
+{
+	traps_load();
+	console_lock();
+	console_printf_locked("KTG: cpu %u online\n", lapic_id());
+	/* Counted under the lock: once the BSP sees the count, the line is out. */
+	__atomic_add_fetch(&ap_online, 1, __ATOMIC_RELEASE);
+	console_unlock();
+	cpu_halt_forever();
+}
+
+void smp_start(const struct ktg_mp *mp)
+{
+	uint32_t self, sent = 0, online = 0, i;
+	uint32_t sipi = ICR_STARTUP | (KTG_TRAMPOLINE >> 12);
+	unsigned long spins;
+
+	memcpy(phys(KTG_TRAMPOLINE), ktg_trampoline_start,
+	       (size_t)(ktg_trampoline_end - ktg_trampoline_start));
+	lapic_write(LAPIC_SVR, SVR_ENABLE | SVR_VECTOR);
+	self = lapic_id();
+	for (i = 0; i < mp->nids; i++) {
+		uint8_t id = mp->apic_id[i];
+
+		if (id == self)
+			continue;
+		if (lapic_ipi(id, ICR_INIT) || lapic_ipi(id, sipi) || lapic_ipi(id, sipi)) {
+			ktg_printf("KTG: smp error ipi-stuck apic=%u\n", id);
+			continue;
+		}
+		sent++;
+	}
+	for (spins = 0; spins < SMP_WAIT_SPINS; spins++) {
+		online = __atomic_load_n(&ap_online, __ATOMIC_ACQUIRE);
+		if (online >= sent)
+			break;
+		cpu_pause();
+	}
+	/* Counts include the BSP, so they compare with "mptable cpus=". */
+	if (online < sent)
+		ktg_printf("KTG: smp timeout online=%u/%u\n", online + 1, mp->ncpus);
+	else
+		ktg_printf("KTG: smp online=%u\n", online + 1);
+}
