@@ -1,0 +1,37 @@
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from kiln_harness import KilnRun, kiln_binary, kvm_usable, loud
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def kiln(workdir):
+    """Factory: kiln(args...) starts kiln in workdir; all are ended at teardown."""
+    runs = []
+
+    def start(*args, **kw):
+        if not kiln_binary().exists():
+            pytest.fail(f"kiln binary missing at {kiln_binary()} (set KILN_BUILD)")
+        r = KilnRun(args, workdir, **kw)
+        runs.append(r)
+        return r
+
+    yield start
+    for r in runs:
+        r.close()
+
+
+@pytest.fixture
+def need_kvm():
+    if not kvm_usable():
+        loud("SKIPPED: /dev/kvm is not usable on this host; KVM boot tests did NOT run")
+        pytest.skip("SKIPPED LOUDLY: /dev/kvm not usable")

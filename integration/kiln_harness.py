@@ -1,0 +1,131 @@
+"""Running kiln from tests: configs, processes with timeouts, console capture.
+
+Every wait has a deadline; a kiln that outlives its test is ended by its PID
+(only processes this harness started).
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("KILN_BUILD", ROOT / "build"))
+IMAGES = Path(os.environ.get("KILN_IMAGES", Path.home() / ".cache" / "kiln" / "images"))
+
+
+def kiln_binary() -> Path:
+    return BUILD / "vmm" / "core" / "kiln"
+
+
+def ktg_elf() -> Path:
+    return BUILD / "guest-images" / "testguest" / "testguest.elf"
+
+
+def kvm_usable() -> bool:
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def is_pvm_host() -> bool:
+    return Path("/sys/module/kvm_pvm").exists()
+
+
+def loud(msg: str) -> None:
+    """Print a banner that survives pytest's capture (goes to the terminal)."""
+    bar = "!" * 78
+    os.write(2, f"\n{bar}\n!! {msg}\n{bar}\n".encode())
+
+
+class KilnRun:
+    """A kiln process with its console and log collected in the background."""
+
+    def __init__(self, args, workdir: Path, stdin=subprocess.DEVNULL):
+        self.workdir = workdir
+        self.out_path = workdir / "console.out"
+        self.err_path = workdir / "kiln.err"
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        self.start = time.monotonic()
+        self.proc = subprocess.Popen(
+            [str(kiln_binary())] + list(args),
+            stdin=stdin, stdout=self._out, stderr=self._err, cwd=workdir)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def console(self) -> str:
+        return self.out_path.read_bytes().decode(errors="replace")
+
+    def log(self) -> str:
+        return self.err_path.read_bytes().decode(errors="replace")
+
+    def wait_for(self, pattern: str, timeout: float, source: str = "console") -> re.Match:
+        """Wait until the regex appears in the console (or log); fail on exit or deadline."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.console() if source == "console" else self.log()
+            m = rx.search(text)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                text = self.console() if source == "console" else self.log()
+                m = rx.search(text)
+                if m:
+                    return m
+                raise AssertionError(
+                    f"kiln exited ({self.proc.returncode}) before /{pattern}/ appeared\n"
+                    f"--- console tail ---\n{self.console()[-3000:]}\n--- log tail ---\n{self.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"/{pattern}/ not seen within {timeout:.0f}s\n"
+                    f"--- console tail ---\n{self.console()[-3000:]}\n--- log tail ---\n{self.log()[-3000:]}")
+            time.sleep(0.05 if timeout < 30 else 0.5)
+
+    def wait_exit(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"kiln did not exit within {timeout:.0f}s\n--- console tail ---\n"
+                f"{self.console()[-3000:]}\n--- log tail ---\n{self.log()[-3000:]}")
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+    def close(self) -> None:
+        self.kill()
+        self._out.close()
+        self._err.close()
+
+
+def write_config(workdir: Path, kernel, boot_args=None, initrd=None, vcpus=1, mem_mib=128,
+                 extra=None) -> Path:
+    boot = {"kernel_image_path": str(kernel)}
+    if boot_args is not None:
+        boot["boot_args"] = boot_args
+    if initrd is not None:
+        boot["initrd_path"] = str(initrd)
+    cfg = {"boot-source": boot, "machine-config": {"vcpu_count": vcpus, "mem_size_mib": mem_mib}}
+    if extra:
+        cfg.update(extra)
+    path = workdir / "vm.json"
+    path.write_text(json.dumps(cfg, indent=2))
+    return path
+
+
+def parse_stats(log: str) -> dict:
+    m = re.search(r"kiln-stats (\{.*\})", log)
+    return json.loads(m.group(1)) if m else {}
