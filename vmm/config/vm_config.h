@@ -11,8 +11,13 @@
  *                   required on PUT, >= CONFIG_MIN_MEM_MIB), smt (bool, default
  *                   false; true needs an even vcpu_count or 1), track_dirty_pages
  *                   (bool), huge_pages ("None" | "2M"), cpu_template ("None")
- * Unknown fields are errors.  Errors are one line that names the field, e.g.
+ * Unknown and repeated fields are errors; a JSON null counts as an absent
+ * optional field (a required one must have a value).  Integers must be written as
+ * integers (1, not 1.0 or 1e0) when the tree comes from json_doc_parse
+ * (json_fields.h), which the API handlers should use too.  Errors are one line
+ * that names the field, e.g.
  * "machine-config.vcpu_count: must be between 1 and 32, got 64".
+ * Nothing here opens the kernel or initrd: the caller checks those paths.
  */
 #ifndef KILN_VM_CONFIG_H
 #define KILN_VM_CONFIG_H
@@ -25,6 +30,16 @@
 
 #define CONFIG_MAX_VCPUS 32
 #define CONFIG_MIN_MEM_MIB 16
+/* A sanity bound (1 TiB) so mem_size_mib << 20 plus the MMIO gap cannot overflow;
+ * the real limits (host RAM, the CPU's physical address width) are checked when
+ * memory is mapped. */
+#define CONFIG_MAX_MEM_MIB (1ULL << 20)
+/* boot_args must fit the guest's command-line buffer (layout.h's
+ * LAYOUT_CMDLINE_MAX, 4096 bytes with the NUL); the loader checks again after
+ * appending device entries. */
+#define CONFIG_BOOT_ARGS_MAX 4095
+/* vm_config_load_file refuses larger files. */
+#define CONFIG_FILE_MAX (1 << 20)
 #define CONFIG_ERR_MAX 256
 #define CONFIG_PATH_MAX 4096
 
@@ -55,28 +70,40 @@ struct vm_config {
 
 void vm_config_init(struct vm_config *cfg);  /* defaults */
 void vm_config_free(struct vm_config *cfg);  /* frees heap strings; cfg stays valid (defaults) */
+void machine_config_init(struct machine_config *mc); /* Firecracker's defaults */
 
-/* Parses a whole config-file document (text, len bytes, need not be NUL-terminated).
- * On error returns -EINVAL and writes the message to err; cfg is then in an
- * unspecified but freeable state.  A file without "boot-source" is an error. */
+/*
+ * Parses a whole config-file document (text, len bytes, need not be NUL-terminated).
+ * cfg is filled from scratch: it need not be initialised, and what it held is
+ * not freed (call vm_config_free first when reusing one).  On error returns
+ * -EINVAL (-ENOMEM when out of memory) and writes the message to err; cfg then
+ * holds the defaults, so vm_config_free is always safe.  A file without
+ * "boot-source" is an error.
+ */
 int vm_config_parse(const char *text, size_t len, struct vm_config *cfg, char err[CONFIG_ERR_MAX]) __must_check;
 
-/* Reads path (refusing files over 1 MiB) and parses it.  Errors name the path. */
+/* Reads path (refusing non-regular files and files over CONFIG_FILE_MAX) and
+ * parses it, with vm_config_parse's rules for cfg.  Errors name the path
+ * ("vm.json: cannot read: No such file or directory"); returns -errno for I/O
+ * failures (-EISDIR, -EFBIG, ...) and -EINVAL for bad content. */
 int vm_config_load_file(const char *path, struct vm_config *cfg, char err[CONFIG_ERR_MAX]) __must_check;
 
 /*
  * Section parsers for the API; json is a cJSON object (passed as void * so this
- * header does not pull in cJSON).  On success they replace *out; on error *out is
+ * header does not pull in cJSON).  On success they replace *out (boot_source_parse
+ * frees the old boot_args, so *out must be initialised); on error *out is
  * untouched.  machine_config_parse with patch=true updates only the fields
- * present (PATCH /machine-config); with patch=false vcpu_count and mem_size_mib
- * are required and others reset to defaults.
+ * present (PATCH /machine-config; a PATCH with no field is an error, as in
+ * Firecracker); with patch=false vcpu_count and mem_size_mib are required and
+ * others reset to defaults.  Both return -EINVAL, or -ENOMEM.
  */
 int boot_source_parse(const void *json, struct boot_source_config *out, char err[CONFIG_ERR_MAX]) __must_check;
 int machine_config_parse(const void *json, bool patch, struct machine_config *out, char err[CONFIG_ERR_MAX]) __must_check;
 
-/* Checks a machine config as a whole (the smt/vcpu_count rule, limits). */
+/* Checks a machine config as a whole (the smt/vcpu_count rule, limits, mem_size_mib
+ * a multiple of 2 with 2M huge pages). */
 int machine_config_validate(const struct machine_config *mc, char err[CONFIG_ERR_MAX]) __must_check;
 
-void boot_source_free(struct boot_source_config *bs);
+void boot_source_free(struct boot_source_config *bs); /* frees boot_args, sets it NULL */
 
 #endif

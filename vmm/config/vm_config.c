@@ -1,0 +1,94 @@
+/*
+ * The --config-file document: Firecracker's top-level keys, of which this build
+ * handles "boot-source" and "machine-config".  The other Firecracker sections
+ * are accepted only when empty, so a config that needs a device kiln does not
+ * have yet fails loudly instead of booting without it.
+ */
+#include "vmm/config/json_fields.h"
+#include "vmm/config/vm_config.h"
+
+#include <errno.h>
+#include <string.h>
+
+_Static_assert(CONFIG_ERR_MAX == JSON_ERR_MAX, "config and JSON errors share buffers");
+
+/* Sections that land with later units; null or [] until then. */
+#define VM_LATER_SECTIONS \
+	"drives", "network-interfaces", "vsock", "balloon", "entropy", "logger", "metrics", \
+	"mmds-config", "cpu-config"
+
+static const char *const vm_fields[] = { "boot-source", "machine-config", VM_LATER_SECTIONS, NULL };
+static const char *const vm_later_sections[] = { VM_LATER_SECTIONS, NULL };
+
+void vm_config_init(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	machine_config_init(&cfg->machine);
+}
+
+void vm_config_free(struct vm_config *cfg)
+{
+	boot_source_free(&cfg->boot_source);
+	vm_config_init(cfg);
+}
+
+static bool vm_section_is_empty(const cJSON *item)
+{
+	return !item || cJSON_IsNull(item) || (cJSON_IsArray(item) && !item->child);
+}
+
+static int vm_config_parse_doc(const cJSON *doc, struct vm_config *cfg, char err[CONFIG_ERR_MAX])
+{
+	const cJSON *item;
+	unsigned int i;
+	int r;
+
+	if (!cJSON_IsObject(doc)) {
+		json_field_err(err, NULL, NULL, "expected a JSON object at the top level, got %s",
+			       json_type_name(doc));
+		return -EINVAL;
+	}
+	r = json_check_fields(doc, vm_fields, NULL, err);
+	if (r)
+		return r;
+	for (i = 0; vm_later_sections[i]; i++) {
+		item = cJSON_GetObjectItemCaseSensitive(doc, vm_later_sections[i]);
+		if (!vm_section_is_empty(item)) {
+			json_field_err(err, vm_later_sections[i], NULL,
+				       "not supported by this kiln build yet");
+			return -EINVAL;
+		}
+	}
+
+	item = cJSON_GetObjectItemCaseSensitive(doc, "boot-source");
+	if (!item || cJSON_IsNull(item)) {
+		json_field_err(err, "boot-source", NULL, "missing required section");
+		return -EINVAL;
+	}
+	r = boot_source_parse(item, &cfg->boot_source, err);
+	if (r)
+		return r;
+	cfg->has_boot_source = true;
+
+	/* Absent means Firecracker's defaults; present means a full PUT. */
+	item = cJSON_GetObjectItemCaseSensitive(doc, "machine-config");
+	if (item && !cJSON_IsNull(item))
+		return machine_config_parse(item, false, &cfg->machine, err);
+	return 0;
+}
+
+int vm_config_parse(const char *text, size_t len, struct vm_config *cfg, char err[CONFIG_ERR_MAX])
+{
+	cJSON *doc;
+	int r;
+
+	vm_config_init(cfg);
+	r = json_doc_parse(text, len, &doc, err);
+	if (r)
+		return r;
+	r = vm_config_parse_doc(doc, cfg, err);
+	cJSON_Delete(doc);
+	if (r)
+		vm_config_free(cfg);
+	return r;
+}
