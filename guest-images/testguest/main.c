@@ -104,11 +104,13 @@ static int mptable_report(void)
 /* What CPUID says: lets tests check the VMM's CPUID table reaches the guest. */
 static void cpuid_report(void)
 {
-	uint32_t a, b, c, d, a7, b7, c7, d7;
+	uint32_t a, b, c, d, a7, b7, c7, d7, ka, kb, kc, kd;
 
 	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
 	__asm__ volatile("cpuid" : "=a"(a7), "=b"(b7), "=c"(c7), "=d"(d7) : "a"(7), "c"(0));
-	ktg_printf("KTG: cpuid 1 ebx=0x%x ecx=0x%x edx=0x%x 7 ebx=0x%x ecx=0x%x\n", b, c, d, b7, c7);
+	__asm__ volatile("cpuid" : "=a"(ka), "=b"(kb), "=c"(kc), "=d"(kd) : "a"(0x40000001), "c"(0));
+	ktg_printf("KTG: cpuid 1 ebx=0x%x ecx=0x%x edx=0x%x 7 ebx=0x%x ecx=0x%x kvm eax=0x%x\n", b, c, d, b7,
+		   c7, ka);
 }
 
 void ktg_main(uint32_t start_info)

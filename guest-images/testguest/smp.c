@@ -57,7 +57,13 @@ void ktg_ap_main(void)
 {
 	traps_load();
 	console_lock();
-	console_printf_locked("KTG: cpu %u online\n", lapic_id());
+	uint32_t a, b, c, d, xa, xb, xc, x2id;
+
+	/* The ids CPUID gives must match the LAPIC's: Linux builds its topology
+	 * from them. */
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+	__asm__ volatile("cpuid" : "=a"(xa), "=b"(xb), "=c"(xc), "=d"(x2id) : "a"(0xb), "c"(0));
+	console_printf_locked("KTG: cpu %u online cpuid_apic=%u x2apic=%u\n", lapic_id(), b >> 24, x2id);
 	/* Counted under the lock: once the BSP sees the count, the line is out. */
 	__atomic_add_fetch(&ap_online, 1, __ATOMIC_RELEASE);
 	console_unlock();
