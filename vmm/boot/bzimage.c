@@ -122,5 +122,6 @@ int bzimage_load(const struct gmem *mem, const uint8_t *image, size_t size,
 	out->kernel_end = end;
 	out->have_setup_header = 1;
 	out->setup_header = hdr;
+	out->is_linux = 1; /* the Linux boot protocol is only Linux's */
 	return 0;
 }

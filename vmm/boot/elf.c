@@ -15,6 +15,7 @@
 /* Xen's ELF note carrying the 32-bit PVH entry point (xen/include/public/elfnote.h). */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 static const char xen_note_name[4] = "Xen"; /* namesz 4: includes the NUL */
+static const char linux_note_name[6] = "Linux";
 
 /* The vCPU setup identity-maps only the first 4 GiB, and the PVH entry runs in
  * 32-bit mode, so an entry point above that is unreachable. */
@@ -105,7 +106,7 @@ static int elf_note_pvh(const Elf64_Nhdr *nh, const uint8_t *name, const uint8_t
  * (4, or 8 for segments aligned so), counted from the note's start.
  */
 static int elf_walk_notes(const uint8_t *seg, uint64_t len, const Elf64_Phdr *ph, unsigned int i,
-			  uint64_t *entry, int *found, char *err)
+			  uint64_t *entry, int *found, int *is_linux, char *err)
 {
 	uint64_t align = ph->p_align <= 4 ? 4 : ph->p_align;
 	uint64_t off = 0;
@@ -126,6 +127,10 @@ static int elf_walk_notes(const uint8_t *seg, uint64_t len, const Elf64_Phdr *ph
 		next = (desc_off + (uint64_t)nh.n_descsz + align - 1) & ~(align - 1);
 		if (next > len - off)
 			return loader_fail(err, -EINVAL, "ELF note in segment %u overruns the segment", i);
+		/* Linux marks its vmlinux with notes owned by "Linux". */
+		if (nh.n_namesz == sizeof(linux_note_name) &&
+		    !memcmp(seg + off + sizeof(nh), linux_note_name, sizeof(linux_note_name)))
+			*is_linux = 1;
 		if (!*found) {
 			rc = elf_note_pvh(&nh, seg + off + sizeof(nh), seg + off + desc_off, entry,
 					  found, err);
@@ -155,7 +160,7 @@ int elf_load(const struct gmem *mem, const uint8_t *image, size_t size,
 	     struct kernel_load_result *out, char err[LOADER_ERR_MAX])
 {
 	uint64_t end = 0, pvh_entry = 0, entry;
-	int rc, pvh = 0, nloads = 0;
+	int rc, pvh = 0, nloads = 0, is_linux = 0;
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
 	unsigned int i;
@@ -179,7 +184,7 @@ int elf_load(const struct gmem *mem, const uint8_t *image, size_t size,
 		} else if (ph.p_type == PT_NOTE) {
 			if (!image_range_ok(ph.p_offset, ph.p_filesz, size))
 				return loader_fail(err, -EINVAL, "ELF segment %u lies outside the image", i);
-			rc = elf_walk_notes(image + ph.p_offset, ph.p_filesz, &ph, i, &pvh_entry, &pvh, err);
+			rc = elf_walk_notes(image + ph.p_offset, ph.p_filesz, &ph, i, &pvh_entry, &pvh, &is_linux, err);
 			if (rc)
 				return rc;
 		}
@@ -206,5 +211,6 @@ int elf_load(const struct gmem *mem, const uint8_t *image, size_t size,
 	out->kind = pvh ? BOOT_PVH : BOOT_LINUX64;
 	out->entry = entry;
 	out->kernel_end = end;
+	out->is_linux = is_linux;
 	return 0;
 }

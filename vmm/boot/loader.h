@@ -47,6 +47,7 @@ struct kernel_load_result {
 	uint64_t kernel_end; /* one past the highest byte loaded; for a bzImage also
 			      * past the init_size area it decompresses into */
 	int have_setup_header;
+	int is_linux; /* a bzImage, or an ELF carrying "Linux" notes */
 	struct setup_header setup_header; /* bzImage only: copied into the zero page */
 };
 

@@ -59,14 +59,27 @@ static void unmap_file(struct mapped_file *f)
 	f->data = NULL;
 }
 
-/* The command line: the user's (or the default) plus what devices announce. */
-static int write_cmdline(struct vm *vm, const struct boot_source_config *bs, uint32_t max_len,
-			 uint32_t *len_out, char err[VM_ERR_MAX])
+/*
+ * On PVM the guest's feature CPUID leaves come from the host whatever
+ * KVM_SET_CPUID2 says, so a Linux guest would use instructions PVM's CPL0
+ * emulator cannot run (xrstor first).  Linux's own switches hide them.
+ */
+#define PVM_LINUX_ARGS "noxsave clearcpuid=cx16,popcnt,rdrand,pcid,invpcid,fsgsbase,smap,rdpid,rdtscp,clflushopt,clwb"
+
+/* The command line: the user's (or the default) plus what kiln must add. */
+static int write_cmdline(struct vm *vm, const struct boot_source_config *bs, bool is_linux,
+			 uint32_t max_len, uint32_t *len_out, char err[VM_ERR_MAX])
 {
 	char cmdline[LAYOUT_CMDLINE_MAX];
 	int n;
 
 	n = snprintf(cmdline, sizeof(cmdline), "%s", bs->boot_args ? bs->boot_args : CONFIG_DEFAULT_BOOT_ARGS);
+	if (n >= 0 && vm->host.pvm && is_linux) {
+		LOG_INFO("PVM host: adding '%s' for the Linux guest", PVM_LINUX_ARGS);
+		n = snprintf(cmdline, sizeof(cmdline), "%s%s" PVM_LINUX_ARGS,
+			     bs->boot_args ? bs->boot_args : CONFIG_DEFAULT_BOOT_ARGS,
+			     (bs->boot_args && !bs->boot_args[0]) ? "" : " ");
+	}
 	if (n < 0 || (uint32_t)n >= max_len) {
 		snprintf(err, VM_ERR_MAX, "boot-source.boot_args: longer than the kernel's limit of %u bytes",
 			 max_len - 1);
@@ -127,7 +140,7 @@ int boot_setup(struct vm *vm, const struct boot_source_config *bs, struct boot_s
 		}
 		info.initrd_size = initrd.size;
 	}
-	ret = write_cmdline(vm, bs, cmdline_max, &info.cmdline_len, err);
+	ret = write_cmdline(vm, bs, k.is_linux, cmdline_max, &info.cmdline_len, err);
 	if (ret)
 		goto out;
 	ret = mptable_write(&vm->mem, LAYOUT_MPTABLE, vm->nr_vcpus, NULL);

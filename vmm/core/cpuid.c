@@ -27,6 +27,10 @@
 #define L7_EBX_CLFLUSHOPT (1u << 23)
 #define L7_EBX_CLWB       (1u << 24)
 #define L7_ECX_RDPID      (1u << 22)
+/* Leaf 0x40000001: KVM paravirtual features */
+#define KVM_PV_UNHALT     (1u << 7)
+#define KVM_PV_SEND_IPI   (1u << 11)
+#define KVM_PV_SCHED_YIELD (1u << 13)
 /* Leaf 0x80000001 */
 #define LX1_EDX_RDTSCP    (1u << 27)
 
@@ -80,6 +84,12 @@ static void hide_pvm_missing(struct kvm_cpuid2 *c)
 			break;
 		case 0x80000001:
 			e->edx &= ~LX1_EDX_RDTSCP;
+			break;
+		case 0x40000001:
+			/* Hypercalls that PVM does not complete for its guests: a
+			 * vCPU sending a PV IPI spins in vmcall while the other
+			 * waits for it (seen as an SMP boot hang). */
+			e->eax &= ~(KVM_PV_UNHALT | KVM_PV_SEND_IPI | KVM_PV_SCHED_YIELD);
 			break;
 		}
 	}

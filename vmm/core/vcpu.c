@@ -210,6 +210,19 @@ static void vcpu_describe_stop(struct vcpu *vcpu, char *buf, size_t size)
 		n += (size_t)snprintf(buf + n, size - n, "%02x", insn[i]);
 }
 
+void vcpu_dump(struct vcpu *vcpu)
+{
+	char where[256];
+
+	if (!vcpu->thread_started)
+		return;
+	vcpu_request(vcpu, VCPU_PAUSE);
+	vcpu_wait_paused(vcpu);
+	vcpu_describe_stop(vcpu, where, sizeof(where));
+	LOG_INFO("vcpu%u: %s", vcpu->id, where);
+	vcpu_request(vcpu, VCPU_RUN);
+}
+
 static void vcpu_fail(struct vcpu *vcpu, const char *what)
 {
 	char where[256], msg[VM_ERR_MAX];

@@ -73,6 +73,9 @@ void vcpu_request(struct vcpu *vcpu, enum vcpu_request req);
 /* Waits until a PAUSE request took effect (the thread is parked). */
 void vcpu_wait_paused(struct vcpu *vcpu);
 
+/* Pauses the vCPU, logs its registers and the bytes at RIP, resumes it. */
+void vcpu_dump(struct vcpu *vcpu);
+
 /* STOP + join + close. Safe on a vCPU that was never started. */
 void vcpu_destroy(struct vcpu *vcpu);
 

@@ -136,8 +136,8 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 		return ret;
 	}
 	if (vm->host.pvm)
-		LOG_INFO("PVM host: hiding cx16, popcnt, xsave/AVX, rdrand, pcid, invpcid, fsgsbase, "
-			 "smap, rdpid, rdtscp, clflushopt, clwb from the guest's CPUID");
+		LOG_INFO("PVM host: hiding the KVM PV features PVM does not serve (PV IPI, unhalt, "
+			 "sched yield) and the instructions its emulator lacks from the guest's CPUID");
 	vm->exit_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_evt < 0) {
 		snprintf(err, VM_ERR_MAX, "eventfd: %s", strerror(errno));
@@ -197,6 +197,12 @@ int vm_start(struct vm *vm, char err[VM_ERR_MAX])
 		}
 	}
 	return 0;
+}
+
+void vm_dump_vcpus(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->vcpus_created; i++)
+		vcpu_dump(&vm->vcpus[i]);
 }
 
 void vm_log_stats(const struct vm *vm)

@@ -75,6 +75,10 @@ enum vm_exit_reason vm_run_loop(struct vm *vm);
 /* Ends the VM for reason (thread-safe, first caller wins; msg may be NULL). */
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason, const char *msg);
 
+/* Pauses every vCPU, logs where each one is (registers, instruction bytes),
+ * and resumes them: SIGUSR1 asks for it, for debugging a guest that hangs. */
+void vm_dump_vcpus(struct vm *vm);
+
 /* Stops and joins vCPUs, frees everything. */
 void vm_destroy(struct vm *vm);
 

@@ -30,6 +30,7 @@ static int loop_signalfd(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
@@ -78,7 +79,11 @@ enum vm_exit_reason vm_run_loop(struct vm *vm)
 			case SRC_SIGNAL: {
 				struct signalfd_siginfo si;
 
-				if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (read(sigfd, &si, sizeof(si)) != sizeof(si))
+					break;
+				if (si.ssi_signo == SIGUSR1) {
+					vm_dump_vcpus(vm);
+				} else {
 					LOG_INFO("received %s, stopping the VM", strsignal((int)si.ssi_signo));
 					vm->exit_signal = (int)si.ssi_signo;
 					vm_request_exit(vm, VM_EXIT_SIGNAL, NULL);
