@@ -24,7 +24,7 @@ target_outputs() {
 	kernel) echo vmlinux bzImage ;;
 	cloud) echo vmlinux bzImage ;;
 	initramfs) echo initramfs.cpio ;;
-	rootfs) echo rootfs.ext4 ;;
+	rootfs) echo rootfs.ext4 rootfs.cpio ;;
 	esac
 }
 

@@ -23,7 +23,7 @@ KEY=$(ki_key "$HERE/build.sh" "$KI_DIR/lib.sh" "$HERE/kiln-init.c" "$KI_DIR/comm
 	"$(gcc --version | head -n1)" "libc6-dev=$(ki_pkg_version libc6-dev)")
 
 ki_lock rootfs
-ki_cached rootfs "$KEY" "$OUT" && exit 0
+ki_cached rootfs "$KEY" "$OUT" rootfs.cpio && exit 0
 
 BUILD=$(ki_scratch rootfs "$KEY")
 ROOT=$BUILD/root
@@ -78,6 +78,12 @@ mke2fs -q -F -t ext4 -b 4096 -I 256 -L kiln-root -E root_owner=0:0 -d "$ROOT" "$
 e2fsck -fn "$STAGE/$OUT" > "$BUILD/fsck.log" 2>&1 || { cat "$BUILD/fsck.log" >&2; ki_die "e2fsck found errors"; }
 debugfs -R 'stat /sbin/init' "$STAGE/$OUT" 2>/dev/null | grep -q 'Type: regular' ||
 	ki_die "/sbin/init is missing from the image"
+
+# The same tree as an uncompressed initramfs (rdinit=/sbin/init): the default
+# microVM boots it this way until kiln has virtio-blk for the ext4 image.
+ki_log "packing the same tree as rootfs.cpio"
+(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$STAGE/rootfs.cpio" ||
+	ki_die "cpio failed"
 
 ki_publish rootfs "$KEY" "$STAGE"
 rm -rf "$BUILD"
