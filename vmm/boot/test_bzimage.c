@@ -49,6 +49,7 @@ Test(bzimage, loads_protected_mode_code_at_16mib)
 	cr_expect_arr_eq(tm.low + LAYOUT_KERNEL_LOAD, bz.img + 28 * 512, 0x10000);
 	cr_expect_eq(tm.low[LAYOUT_KERNEL_LOAD + 0x10000], 0, "wrote past the image");
 	cr_assert(res.have_setup_header);
+	cr_expect(res.is_linux);
 	cr_expect_arr_eq(&res.setup_header, tbz_hdr(&bz), sizeof(struct setup_header));
 }
 

@@ -99,6 +99,7 @@ Test(elf, pvh_note_32bit)
 	cr_assert_eq(load(), 0, "%s", err);
 	cr_expect_eq(res.kind, BOOT_PVH);
 	cr_expect_eq(res.entry, KLOAD + 0x40);
+	cr_expect(res.is_linux, "the \"Linux\" note marks a Linux kernel");
 }
 
 Test(elf, pvh_note_64bit_desc)
@@ -125,6 +126,7 @@ Test(elf, notes_padded_to_8_in_8_aligned_segment)
 	telf_add(&e, PT_NOTE, 0, notes, 24, 24, 8);
 	cr_assert_eq(load(), 0, "%s", err);
 	cr_expect_eq(res.entry, KLOAD + 0x10);
+	cr_expect_not(res.is_linux, "no \"Linux\" note: not Linux (kiln adds no Linux arguments)");
 }
 
 Test(elf, other_xen_notes_are_not_pvh)
