@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from kiln_harness import parse_stats, ktg_elf, write_config
+from kiln_harness import is_pvm_host, ktg_elf, parse_stats, write_config
 
 BOOT_TIMEOUT = 60  # the guest needs well under a second; this is for loaded hosts
 
@@ -39,6 +39,22 @@ def test_boots_and_sees_configured_cpus_and_memory(kiln, workdir, need_kvm, vcpu
     for cpu in range(1, vcpus):
         assert re.search(rf"^KTG: cpu {cpu} online", out, re.M), out
     assert "KTG: done" in out
+    # kiln's CPUID table reaches the guest: APIC id 0 and the vCPU count in leaf 1.
+    ebx = int(re.search(r"^KTG: cpuid 1 ebx=(0x[0-9a-f]+)", out, re.M).group(1), 16)
+    assert ebx >> 24 == 0 and (ebx >> 16) & 0xff == vcpus
+    for cpu in range(1, vcpus):
+        assert re.search(rf"^KTG: cpu {cpu} online cpuid_apic={cpu} x2apic={cpu}", out, re.M), out
+
+
+def test_pvm_hides_pv_features_it_does_not_serve(kiln, workdir, need_kvm):
+    r = boot(kiln, workdir, "exit=reset")
+    assert r.wait_exit(BOOT_TIMEOUT) == 0
+    kvm = int(re.search(r"^KTG: cpuid .* kvm eax=(0x[0-9a-f]+)", r.console(), re.M).group(1), 16)
+    pv_unhalt, pv_send_ipi, pv_sched_yield = 1 << 7, 1 << 11, 1 << 13
+    if is_pvm_host():
+        assert kvm & (pv_unhalt | pv_send_ipi | pv_sched_yield) == 0, hex(kvm)
+    else:
+        assert kvm & pv_send_ipi, "hardware KVM keeps PV IPIs"
 
 
 def test_memory_above_the_mmio_gap(kiln, workdir, need_kvm):
