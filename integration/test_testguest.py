@@ -24,7 +24,7 @@ def ktg(console: str, key: str) -> str:
     return m.group(1).strip()
 
 
-@pytest.mark.parametrize("vcpus", [1, 4])
+@pytest.mark.parametrize("vcpus", [1, 4, 32])
 def test_boots_and_sees_configured_cpus_and_memory(kiln, workdir, need_kvm, vcpus):
     r = boot(kiln, workdir, "smp=1 exit=reset", vcpus=vcpus, mem_mib=128)
     assert r.wait_exit(BOOT_TIMEOUT) == 0, r.log()
