@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln_harness import KilnRun, kiln_binary, kvm_usable, loud
+from kiln_harness import LOUD_MESSAGES, KilnRun, kiln_binary, kvm_usable, loud
 
 
 @pytest.fixture
@@ -35,3 +35,14 @@ def need_kvm():
     if not kvm_usable():
         loud("SKIPPED: /dev/kvm is not usable on this host; KVM boot tests did NOT run")
         pytest.skip("SKIPPED LOUDLY: /dev/kvm not usable")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Tests that could not run here say so in a banner nobody can miss."""
+    if not LOUD_MESSAGES:
+        return
+    bar = "!" * 78
+    terminalreporter.write_line(bar, red=True, bold=True)
+    for msg in LOUD_MESSAGES:
+        terminalreporter.write_line(f"!! {msg}", red=True, bold=True)
+    terminalreporter.write_line(bar, red=True, bold=True)

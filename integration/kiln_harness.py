@@ -34,10 +34,14 @@ def is_pvm_host() -> bool:
     return Path("/sys/module/kvm_pvm").exists()
 
 
+LOUD_MESSAGES: list = []
+
+
 def loud(msg: str) -> None:
-    """Print a banner that survives pytest's capture (goes to the terminal)."""
-    bar = "!" * 78
-    os.write(2, f"\n{bar}\n!! {msg}\n{bar}\n".encode())
+    """Record a message that conftest prints as a banner at the end of the run
+    (pytest captures anything printed during a test)."""
+    if msg not in LOUD_MESSAGES:
+        LOUD_MESSAGES.append(msg)
 
 
 class KilnRun:
