@@ -109,6 +109,12 @@ static int vm_setup_irqchip(struct vm *vm, char err[VM_ERR_MAX])
 	return 0;
 }
 
+/* Debug-level timeline of the build, to see where start-up time goes. */
+static void vm_build_phase(const struct vm *vm, const char *phase)
+{
+	LOG_DEBUG("build: %s at +%llu us", phase, (unsigned long long)((vm_now_ns() - vm->build_start_ns) / 1000));
+}
+
 int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opt,
 	     char err[VM_ERR_MAX])
 {
@@ -135,6 +141,7 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 		snprintf(err, VM_ERR_MAX, "%s", kerr);
 		return ret;
 	}
+	vm_build_phase(vm, "KVM opened");
 	if (vm->host.pvm)
 		LOG_INFO("PVM host: hiding the KVM PV features PVM does not serve (PV IPI, unhalt, "
 			 "sched yield) and the instructions its emulator lacks from the guest's CPUID");
@@ -151,6 +158,7 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 	ret = vm_setup_irqchip(vm, err);
 	if (ret)
 		return ret;
+	vm_build_phase(vm, "VM and irqchip created");
 	ret = vm_setup_memory(vm, cfg->machine.mem_size_mib << 20,
 			      cfg->machine.huge_pages == HUGE_PAGES_2M);
 	if (ret) {
@@ -158,12 +166,14 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 			 strerror(-ret));
 		return ret;
 	}
+	vm_build_phase(vm, "guest memory registered");
 	ret = legacy_devices_create(vm, err);
 	if (ret)
 		return ret;
 	ret = boot_setup(vm, &cfg->boot_source, &boot, err);
 	if (ret)
 		return ret;
+	vm_build_phase(vm, "kernel and boot tables loaded");
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		ret = vcpu_create(&vm->vcpus[i], vm, i);
 		if (ret) {
@@ -172,6 +182,7 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 		}
 		vm->vcpus_created++;
 	}
+	vm_build_phase(vm, "vCPUs created");
 	ret = vcpu_set_boot_state(&vm->vcpus[0], boot.kind, boot.entry, boot.boot_info);
 	if (ret) {
 		snprintf(err, VM_ERR_MAX, "vcpu0 boot registers: %s", strerror(-ret));
@@ -197,6 +208,69 @@ int vm_start(struct vm *vm, char err[VM_ERR_MAX])
 		}
 	}
 	return 0;
+}
+
+/*
+ * vcpu_wait_paused() has no deadline, and a vCPU thread that ended (the guest
+ * reset while we asked) never parks, so wait here in slices and give up when
+ * the VM is ending or the deadline passes.
+ */
+static int vm_wait_parked(struct vm *vm, struct vcpu *vcpu, uint64_t deadline_ns)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vcpu->lock);
+	while (!vcpu->paused) {
+		struct timespec ts;
+		uint64_t now = vm_now_ns();
+
+		if (atomic_load(&vm->exit_reason) != VM_EXIT_NONE) {
+			ret = -ECANCELED;
+			break;
+		}
+		if (now >= deadline_ns) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&vcpu->cond, &vcpu->lock, &ts);
+	}
+	pthread_mutex_unlock(&vcpu->lock);
+	return ret;
+}
+
+int vm_pause(struct vm *vm, unsigned int timeout_ms)
+{
+	uint64_t deadline = vm_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	int ret = 0;
+
+	for (unsigned int i = 0; i < vm->vcpus_created; i++)
+		if (vm->vcpus[i].thread_started)
+			vcpu_request(&vm->vcpus[i], VCPU_PAUSE);
+	for (unsigned int i = 0; i < vm->vcpus_created && !ret; i++)
+		if (vm->vcpus[i].thread_started)
+			ret = vm_wait_parked(vm, &vm->vcpus[i], deadline);
+	if (ret)
+		vm_resume(vm);
+	return ret;
+}
+
+void vm_resume(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->vcpus_created; i++)
+		if (vm->vcpus[i].thread_started)
+			vcpu_request(&vm->vcpus[i], VCPU_RUN);
+}
+
+void vm_stop_vcpus(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->vcpus_created; i++)
+		vcpu_request(&vm->vcpus[i], VCPU_STOP);
 }
 
 void vm_dump_vcpus(struct vm *vm)

@@ -3,9 +3,10 @@
  * owns everything it uses (no globals), so tests can build several.
  *
  * Lifecycle: vm_build() from a validated vm_config (memory, irqchip, devices,
- * kernel, vCPUs), vm_start() (vCPU threads), then the VMM thread runs the event
- * loop (vm_run_loop) until something ends the VM: a guest reset/poweroff (exit
- * code 0), an error (non-zero), or SIGTERM/SIGINT.  vm_destroy() undoes it all.
+ * kernel, vCPUs), vm_start() (vCPU threads), then the VMM thread's event loop
+ * (vmm.h) watches exit_evt until something ends the VM: a guest reset/poweroff
+ * (exit code 0), an error (non-zero), or SIGTERM/SIGINT.  vm_destroy() undoes
+ * it all, also after a vm_build() that failed half-way.
  */
 #ifndef KILN_VM_H
 #define KILN_VM_H
@@ -69,8 +70,16 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 	     char err[VM_ERR_MAX]) __must_check;
 int vm_start(struct vm *vm, char err[VM_ERR_MAX]) __must_check;
 
-/* Runs the VMM event loop until the VM ends; returns the reason. */
-enum vm_exit_reason vm_run_loop(struct vm *vm);
+/* Parks every started vCPU and waits until all are parked, at most timeout_ms.
+ * 0; -ECANCELED when the VM is ending meanwhile, -ETIMEDOUT: then the vCPUs
+ * are let run again. */
+int vm_pause(struct vm *vm, unsigned int timeout_ms) __must_check;
+
+/* Lets every vCPU run again (after vm_pause). */
+void vm_resume(struct vm *vm);
+
+/* Stops every vCPU thread (they leave KVM_RUN and end); the VM ends next. */
+void vm_stop_vcpus(struct vm *vm);
 
 /* Ends the VM for reason (thread-safe, first caller wins; msg may be NULL). */
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason, const char *msg);

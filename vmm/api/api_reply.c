@@ -1,0 +1,242 @@
+/* Typed results into HTTP responses: JSON bodies, faults, and the state rule. */
+#include "vmm/api/api_priv.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void api_request_free(struct api_request *req)
+{
+	switch (req->op) {
+	case API_OP_PUT_BOOT_SOURCE:
+		boot_source_free(&req->u.boot_source);
+		break;
+	case API_OP_PATCH_MACHINE_CONFIG:
+		cJSON_Delete(req->u.machine_patch);
+		req->u.machine_patch = NULL;
+		break;
+	default:
+		break;
+	}
+	req->op = API_OP_NONE;
+}
+
+void api_result_fail(struct api_result *res, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->err = err ? err : -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(res->fault, sizeof(res->fault), fmt, ap);
+	va_end(ap);
+}
+
+void api_result_free(struct api_result *res)
+{
+	if (res->op == API_OP_GET_VM_CONFIG && !res->err)
+		vm_config_free(&res->u.vm_config);
+}
+
+const char *api_vm_state_name(enum api_vm_state state)
+{
+	switch (state) {
+	case API_VM_RUNNING: return "Running";
+	case API_VM_PAUSED: return "Paused";
+	default: return "Not started";
+	}
+}
+
+const char *api_method_name(enum api_method method)
+{
+	static const char *const names[API_METHOD_NR] = { "GET", "PUT", "PATCH" };
+
+	return (unsigned int)method < API_METHOD_NR ? names[method] : "?";
+}
+
+int api_op_check_state(enum api_op op, enum api_vm_state state, struct api_result *res)
+{
+	bool started = state != API_VM_NOT_STARTED;
+
+	switch (op) {
+	case API_OP_PUT_BOOT_SOURCE:
+	case API_OP_PUT_MACHINE_CONFIG:
+	case API_OP_PATCH_MACHINE_CONFIG:
+	case API_OP_PUT_LOGGER:
+	case API_OP_PUT_METRICS:
+	case API_OP_INSTANCE_START:
+		if (started) {
+			api_result_fail(res, -EBUSY, "%s", API_MSG_PRE_BOOT_ONLY);
+			return -EBUSY;
+		}
+		return 0;
+	case API_OP_SEND_CTRL_ALT_DEL:
+	case API_OP_FLUSH_METRICS:
+	case API_OP_PAUSE:
+	case API_OP_RESUME:
+		if (!started) {
+			api_result_fail(res, -EAGAIN, "%s", API_MSG_POST_BOOT_ONLY);
+			return -EAGAIN;
+		}
+		return 0;
+	case API_OP_GET_INSTANCE_INFO:
+	case API_OP_GET_VERSION:
+	case API_OP_GET_MACHINE_CONFIG:
+	case API_OP_GET_VM_CONFIG:
+		return 0;
+	default:
+		api_result_fail(res, -EINVAL, "unknown request");
+		return -EINVAL;
+	}
+}
+
+void api_response_free(struct api_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+}
+
+/* Takes obj (deletes it); 500 without a body when out of memory. */
+static void api_reply_json(struct api_response *resp, unsigned int status, cJSON *obj)
+{
+	char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+
+	cJSON_Delete(obj);
+	free(resp->body);
+	resp->body = text;
+	resp->len = text ? strlen(text) : 0;
+	resp->status = text ? status : 500;
+}
+
+void api_response_fault(struct api_response *resp, const char *fault)
+{
+	cJSON *obj = cJSON_CreateObject();
+
+	if (obj && !cJSON_AddStringToObject(obj, "fault_message", fault)) {
+		cJSON_Delete(obj);
+		obj = NULL;
+	}
+	api_reply_json(resp, 400, obj);
+}
+
+void api_body_too_large_msg(char msg[API_FAULT_MAX], size_t size)
+{
+	if (size)
+		snprintf(msg, API_FAULT_MAX,
+			 "Request payload with size %zu is larger than the limit of %d allowed by server.",
+			 size, API_BODY_MAX);
+	else
+		snprintf(msg, API_FAULT_MAX,
+			 "Request payload is larger than the limit of %d allowed by server.", API_BODY_MAX);
+}
+
+cJSON *api_machine_config_json(const struct machine_config *mc)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddNumberToObject(o, "vcpu_count", mc->vcpu_count) ||
+	    !cJSON_AddNumberToObject(o, "mem_size_mib", (double)mc->mem_size_mib) ||
+	    !cJSON_AddBoolToObject(o, "smt", mc->smt) ||
+	    !cJSON_AddBoolToObject(o, "track_dirty_pages", mc->track_dirty_pages) ||
+	    !cJSON_AddStringToObject(o, "huge_pages", mc->huge_pages == HUGE_PAGES_2M ? "2M" : "None")) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static cJSON *api_boot_source_json(const struct boot_source_config *bs)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddStringToObject(o, "kernel_image_path", bs->kernel_image_path) ||
+	    (bs->initrd_path[0] && !cJSON_AddStringToObject(o, "initrd_path", bs->initrd_path)) ||
+	    (bs->boot_args && !cJSON_AddStringToObject(o, "boot_args", bs->boot_args))) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * The config-file shape, so the answer boots as --config-file.  Sections this
+ * build lacks are null or [] (what the config file accepts for them), as are
+ * logger and metrics, which Firecracker does not report here either.
+ */
+cJSON *api_vm_config_json(const struct vm_config *cfg)
+{
+	static const char *const nulls[] = { "vsock", "balloon", "entropy", "logger", "metrics",
+					     "mmds-config", "cpu-config" };
+	cJSON *o = cJSON_CreateObject();
+	cJSON *bs = cfg->has_boot_source ? api_boot_source_json(&cfg->boot_source) : cJSON_CreateNull();
+	cJSON *mc = api_machine_config_json(&cfg->machine);
+	bool ok = o && bs && mc;
+
+	if (ok) {
+		cJSON_AddItemToObject(o, "boot-source", bs);
+		cJSON_AddItemToObject(o, "machine-config", mc);
+		bs = mc = NULL;
+		ok = cJSON_AddArrayToObject(o, "drives") && cJSON_AddArrayToObject(o, "network-interfaces");
+		for (size_t i = 0; ok && i < ARRAY_SIZE(nulls); i++)
+			ok = cJSON_AddNullToObject(o, nulls[i]) != NULL;
+	}
+	cJSON_Delete(bs);
+	cJSON_Delete(mc);
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static cJSON *api_instance_info_json(const struct api_instance_info *info)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddStringToObject(o, "id", info->id) ||
+	    !cJSON_AddStringToObject(o, "state", api_vm_state_name(info->state)) ||
+	    !cJSON_AddStringToObject(o, "vmm_version", info->vmm_version) ||
+	    !cJSON_AddStringToObject(o, "app_name", API_APP_NAME)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static cJSON *api_version_json(const struct api_instance_info *info)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddStringToObject(o, "firecracker_version", info->vmm_version)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+void api_reply_result(struct api_response *resp, const struct api_result *res)
+{
+	if (res->err) {
+		api_response_fault(resp, res->fault[0] ? res->fault : "internal error");
+		return;
+	}
+	switch (res->op) {
+	case API_OP_GET_INSTANCE_INFO:
+		api_reply_json(resp, 200, api_instance_info_json(&res->u.info));
+		return;
+	case API_OP_GET_VERSION:
+		api_reply_json(resp, 200, api_version_json(&res->u.info));
+		return;
+	case API_OP_GET_MACHINE_CONFIG:
+		api_reply_json(resp, 200, api_machine_config_json(&res->u.machine));
+		return;
+	case API_OP_GET_VM_CONFIG:
+		api_reply_json(resp, 200, api_vm_config_json(&res->u.vm_config));
+		return;
+	default:
+		resp->status = 204;
+		return;
+	}
+}

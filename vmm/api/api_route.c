@@ -1,0 +1,159 @@
+/* The path table: which method on which path becomes which request. */
+#include "vmm/api/api_priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define GET API_METHOD_GET
+#define PUT API_METHOD_PUT
+#define PATCH API_METHOD_PATCH
+#define M(m) (1u << (m))
+
+static const struct api_route api_routes[] = {
+	{ "", NULL, API_RES_INSTANCE_INFO, { [GET] = { .op = API_OP_GET_INSTANCE_INFO } } },
+	{ "version", NULL, API_RES_VERSION, { [GET] = { .op = API_OP_GET_VERSION } } },
+	{ "machine-config", NULL, API_RES_MACHINE_CONFIG, {
+		[GET] = { .op = API_OP_GET_MACHINE_CONFIG },
+		[PUT] = { .parse = api_parse_machine_put },
+		[PATCH] = { .parse = api_parse_machine_patch },
+	} },
+	{ "boot-source", NULL, API_RES_BOOT_SOURCE, { [PUT] = { .parse = api_parse_boot_source } } },
+	{ "actions", NULL, API_RES_ACTIONS, { [PUT] = { .parse = api_parse_actions } } },
+	{ "vm", NULL, API_RES_VM, { [PATCH] = { .parse = api_parse_vm_state } } },
+	{ "vm", "config", API_RES_VM_CONFIG, { [GET] = { .op = API_OP_GET_VM_CONFIG } } },
+	{ "logger", NULL, API_RES_LOGGER, { [PUT] = { .parse = api_parse_logger } } },
+	{ "metrics", NULL, API_RES_METRICS, { [PUT] = { .parse = api_parse_metrics } } },
+};
+
+/* Firecracker's other resources, with the methods its API routes for them. */
+static const struct api_unsupported api_unsupported[] = {
+	{ "drives", "drives", API_RES_DRIVES, M(PUT) | M(PATCH), "drive_id" },
+	{ "network-interfaces", "network-interfaces", API_RES_NETWORK_INTERFACES, M(PUT) | M(PATCH), "iface_id" },
+	{ "pmem", "pmem", API_RES_PMEM, M(PUT) | M(PATCH), "id" },
+	{ "vsock", "vsock", API_RES_VSOCK, M(PUT), NULL },
+	{ "balloon", "balloon", API_RES_BALLOON, M(GET) | M(PUT) | M(PATCH), NULL },
+	{ "entropy", "entropy", API_RES_ENTROPY, M(PUT), NULL },
+	{ "mmds", "mmds", API_RES_MMDS, M(GET) | M(PUT) | M(PATCH), NULL },
+	{ "snapshot", "snapshot", API_RES_SNAPSHOT, M(PUT), NULL },
+	{ "cpu-config", "cpu-config", API_RES_CPU_CONFIG, M(PUT), NULL },
+	{ "serial", "serial", API_RES_SERIAL, M(PUT), NULL },
+	{ "hotplug", "hotplug", API_RES_HOTPLUG, M(GET) | M(PUT) | M(PATCH), NULL },
+};
+
+/* Names in the metrics file, after Firecracker's where it has one. */
+static const char *const api_metric_names[API_RES_NR] = {
+	[API_RES_INSTANCE_INFO] = "instance_info",
+	[API_RES_VERSION] = "vmm_version",
+	[API_RES_ACTIONS] = "actions",
+	[API_RES_BOOT_SOURCE] = "boot_source",
+	[API_RES_MACHINE_CONFIG] = "machine_cfg",
+	[API_RES_VM] = "vm",
+	[API_RES_VM_CONFIG] = "vm_config",
+	[API_RES_LOGGER] = "logger",
+	[API_RES_METRICS] = "metrics",
+	[API_RES_DRIVES] = "drive",
+	[API_RES_NETWORK_INTERFACES] = "network",
+	[API_RES_VSOCK] = "vsock",
+	[API_RES_BALLOON] = "balloon",
+	[API_RES_ENTROPY] = "entropy",
+	[API_RES_MMDS] = "mmds",
+	[API_RES_SNAPSHOT] = "snapshot",
+	[API_RES_CPU_CONFIG] = "cpu_cfg",
+	[API_RES_SERIAL] = "serial",
+	[API_RES_PMEM] = "pmem",
+	[API_RES_HOTPLUG] = "hotplug",
+	[API_RES_OTHER] = "invalid_path",
+};
+
+void api_path_split(const char *path, struct api_path *out)
+{
+	const char *p = path;
+
+	memset(out, 0, sizeof(*out));
+	while (*p == '/')
+		p++;
+	while (*p) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (out->n < API_PATH_SEGS) {
+			out->seg[out->n].p = p;
+			out->seg[out->n].len = len;
+		}
+		out->n++;
+		if (!end)
+			break;
+		p = end + 1; /* "a/" ends here: the trailing empty segment is dropped */
+	}
+}
+
+bool api_seg_is(const struct api_path *path, unsigned int i, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (i >= path->n || i >= API_PATH_SEGS)
+		return false;
+	return path->seg[i].len == len && !memcmp(path->seg[i].p, s, len);
+}
+
+const struct api_route *api_route_find(const struct api_path *path)
+{
+	/* "/" has no segment at all; every other route has one or two. */
+	for (size_t i = 0; i < ARRAY_SIZE(api_routes); i++) {
+		const struct api_route *r = &api_routes[i];
+		unsigned int want = r->seg[0] ? (r->sub ? 2 : 1) : 0;
+
+		if (path->n != want)
+			continue;
+		if (want >= 1 && !api_seg_is(path, 0, r->seg))
+			continue;
+		if (want == 2 && !api_seg_is(path, 1, r->sub))
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
+const struct api_unsupported *api_unsupported_find(const struct api_path *path)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(api_unsupported); i++)
+		if (api_seg_is(path, 0, api_unsupported[i].seg))
+			return &api_unsupported[i];
+	return NULL;
+}
+
+bool api_route_has(enum api_method method, enum api_resource res)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(api_routes); i++)
+		if (api_routes[i].res == res &&
+		    (api_routes[i].h[method].op || api_routes[i].h[method].parse))
+			return true;
+	for (size_t i = 0; i < ARRAY_SIZE(api_unsupported); i++)
+		if (api_unsupported[i].res == res && (api_unsupported[i].methods & M(method)))
+			return true;
+	return false;
+}
+
+const char *api_resource_metric_name(enum api_resource res)
+{
+	return (unsigned int)res < API_RES_NR ? api_metric_names[res] : "invalid_path";
+}
+
+int api_id_check(const char *id, size_t len, char err[JSON_ERR_MAX])
+{
+	if (!len) {
+		snprintf(err, JSON_ERR_MAX, "%s", API_MSG_EMPTY_ID);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_')) {
+			snprintf(err, JSON_ERR_MAX, "%s", API_MSG_BAD_ID);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
