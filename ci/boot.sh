@@ -27,7 +27,7 @@ cat > "$cfg" <<JSON
   "machine-config": { "vcpu_count": 2, "mem_size_mib": 256 }
 }
 JSON
-if [ -e /sys/module/kvm_pvm ] && ! grep -q pvm_syscall_fixup "$images/kernel/System.map" 2>/dev/null; then
+if [ -e /sys/module/kvm_pvm ] && ! grep -q "pvm-syscall-fixup" "$images/kernel/build-info" 2>/dev/null; then
   echo "ci/boot.sh: note: this host's KVM is PVM and the kernel lacks the PVM syscall fix-up;" >&2
   echo "ci/boot.sh: the kernel will boot, but user space (the shell) cannot run here." >&2
 fi

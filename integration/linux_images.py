@@ -28,14 +28,20 @@ def need(path: Path) -> Path:
 def userspace_runnable() -> tuple[bool, str]:
     """Whether Linux user space can run on this host with our kernel.
 
-    On PVM, SYSCALL from user mode never reaches CPL0; our microVM kernel
-    carries a fix-up for that (guest-images/kernel/pvm-syscall-fixup.patch),
-    the symbol of which tells whether the built kernel has it."""
+    On PVM, SYSCALL from user mode never reaches CPL0 and fwait cannot run at
+    CPL0; our microVM kernel carries patches for both
+    (guest-images/kernel/pvm-syscall-fixup.patch, skip-fpu-drop-fwait.patch),
+    listed in the kernel's build-info."""
     if not is_pvm_host():
         return True, "hardware KVM"
-    system_map = KERNEL_DIR / "System.map"
-    if system_map.exists() and "pvm_syscall_fixup" in system_map.read_text():
-        return True, "PVM, kernel has the PVM syscall fix-up"
+    info = KERNEL_DIR / "build-info"
+    patches = []
+    if info.exists():
+        for line in info.read_text().splitlines():
+            if line.startswith("patches "):
+                patches = line.split()[1:]
+    if "pvm-syscall-fixup" in patches and "skip-fpu-drop-fwait" in patches:
+        return True, "PVM, kernel has the PVM syscall and fwait patches"
     return False, ("this host's KVM is PVM and the guest kernel lacks the PVM syscall fix-up: "
                    "Linux user space faults on its first syscall here")
 

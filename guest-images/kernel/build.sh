@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds the minimal kiln microVM kernel from Debian's linux-source package:
-# allnoconfig + microvm.config + skip-int3-selftest.patch.
+# allnoconfig + microvm.config + the patches below.
 # Outputs in $KILN_IMAGES/kernel/: vmlinux (ELF with the PVH note), bzImage,
 # config, System.map, version.
 #   KILN_JOBS=N        make -j N (default: number of CPUs)
@@ -13,7 +13,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 
 FRAGMENT=$HERE/microvm.config
-PATCH=$HERE/skip-int3-selftest.patch
+# Applied in this order with patch -p1; each is part of the cache key.
+#   skip-int3-selftest.patch  the PVM emulator cannot run int3 at CPL0
+#   pvm-syscall-fixup.patch   PVM leaves user SYSCALLs at CPL3; finish them in #PF
+#   skip-fpu-drop-fwait.patch the PVM emulator cannot run fwait at CPL0 (task exit)
+PATCHES=("$HERE/skip-int3-selftest.patch" "$HERE/pvm-syscall-fixup.patch"
+	"$HERE/skip-fpu-drop-fwait.patch")
 KMAKE=(make ARCH=x86_64)
 
 ki_need_pkgs linux-source build-essential bc bison flex libelf-dev libssl-dev \
@@ -26,7 +31,7 @@ SRC_VER=$(ki_pkg_version "$SRC_PKG")
 TARBALL=$(dpkg -L "$SRC_PKG" | grep -E '^/usr/src/linux-source-.*\.tar\.(xz|bz2|gz)$' | head -n1)
 [ -f "$TARBALL" ] || ki_die "$SRC_PKG $SRC_VER ships no source tarball"
 
-KEY=$(ki_key "$FRAGMENT" "$PATCH" "$HERE/build.sh" "$SRC_PKG=$SRC_VER" "$(gcc --version | head -n1)")
+KEY=$(ki_key "$FRAGMENT" "${PATCHES[@]}" "$HERE/build.sh" "$SRC_PKG=$SRC_VER" "$(gcc --version | head -n1)")
 OUTPUTS=(vmlinux bzImage config version)
 
 ki_lock kernel
@@ -60,8 +65,11 @@ ki_log "extracting into $SRC"
 mkdir -p "$SRC"
 tar -xf "$TARBALL" -C "$SRC" --strip-components=1
 
-ki_log "applying $(basename "$PATCH")"
-patch -d "$SRC" -p1 --forward --batch --quiet < "$PATCH" || ki_die "patch does not apply to $SRC_PKG $SRC_VER"
+for p in "${PATCHES[@]}"; do
+	ki_log "applying $(basename "$p")"
+	patch -d "$SRC" -p1 --forward --batch --quiet < "$p" ||
+		ki_die "$(basename "$p") does not apply to $SRC_PKG $SRC_VER"
+done
 
 ki_log "configuring: allnoconfig + $(basename "$FRAGMENT")"
 (
@@ -99,7 +107,13 @@ cp "$SRC/arch/x86/boot/bzImage" "$STAGE/bzImage"
 cp "$SRC/.config" "$STAGE/config"
 cp "$SRC/System.map" "$STAGE/System.map"
 "${KMAKE[@]}" -s -C "$SRC" kernelrelease > "$STAGE/version"
-printf 'source %s %s\nbuild-seconds %s\n' "$SRC_PKG" "$SRC_VER" "$(($(date +%s) - START))" > "$STAGE/build-info"
+{
+	printf 'source %s %s\nbuild-seconds %s\n' "$SRC_PKG" "$SRC_VER" "$(($(date +%s) - START))"
+	# Tests read this to know whether Linux user space can run on PVM.
+	printf 'patches'
+	for p in "${PATCHES[@]}"; do printf ' %s' "$(basename "$p" .patch)"; done
+	printf '\n'
+} > "$STAGE/build-info"
 
 ki_publish kernel "$KEY" "$STAGE"
 if [ "${KILN_KEEP_BUILD:-0}" = 1 ]; then
