@@ -34,8 +34,9 @@ def check_common(r, vcpus, mem_mib, marker):
 
 
 def finish(r):
-    """After init started, the guest either runs it (hardware KVM) or panics
-    on PVM; with reboot=k panic=1 both end in an i8042 reset: exit 0."""
+    """After init started, the guest runs it (which reboots) or, where user
+    space cannot run, panics; with reboot=k panic=1 both end in an i8042
+    reset: exit 0."""
     code = r.wait_exit(180)
     assert code == 0, f"kiln exited {code}\n{r.log()[-2000:]}"
 
