@@ -241,7 +241,7 @@ MALFORMED = [
     ("unknown path", "GET", "/firecracker", None, "Invalid request method and/or path: GET firecracker."),
     ("bad drive id", "PUT", "/drives/root.fs", '{"drive_id": "root.fs"}', "alphanumeric characters and underscores"),
     ("drive id mismatch", "PUT", "/drives/rootfs", '{"drive_id": "other"}', "does not match"),
-    ("drives", "PUT", "/drives/rootfs", '{"drive_id": "rootfs", "path_on_host": "/x", "is_root_device": true, "is_read_only": false}', "drives: not supported by this kiln build yet"),
+    ("drive after boot", "PUT", "/drives/rootfs", '{"drive_id": "rootfs", "path_on_host": "/x", "is_root_device": true, "is_read_only": false}', PRE_BOOT_ONLY),
     ("network", "PUT", "/network-interfaces/eth0", '{"iface_id": "eth0", "host_dev_name": "tap0"}', "network-interfaces: not supported"),
     ("vsock", "PUT", "/vsock", '{"guest_cid": 3, "uds_path": "/v.sock"}', "vsock: not supported"),
     ("balloon", "PUT", "/balloon", '{"amount_mib": 0, "deflate_on_oom": true}', "balloon: not supported"),

@@ -152,10 +152,22 @@ static int check_boot_files(const struct vm_config *cfg)
 		{ "boot-source.kernel_image_path", cfg->boot_source.kernel_image_path },
 		{ "boot-source.initrd_path", cfg->boot_source.initrd_path },
 	};
+	char err[VM_ERR_MAX];
+
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		if (files[i].path[0] && access(files[i].path, R_OK)) {
 			fprintf(stderr, "kiln: %s: %s: %s\n", files[i].field, files[i].path, strerror(errno));
 			return -errno;
+		}
+	}
+	/* Drive images are opened as the device will open them (read-write
+	 * unless is_read_only), as PUT /drives does. */
+	for (unsigned int i = 0; i < cfg->nr_drives; i++) {
+		int ret = vm_drive_check(&cfg->drives[i], cfg->drives[i].origin, err);
+
+		if (ret) {
+			fprintf(stderr, "kiln: %s\n", err);
+			return ret;
 		}
 	}
 	return 0;

@@ -144,6 +144,32 @@ void blk_dev_destroy(struct blk_dev *b)
 	pthread_mutex_destroy(&b->lock);
 }
 
+int blk_dev_set_backend(struct blk_dev *b, const struct blk_backend *be)
+{
+	if (!be || !be->ops || !be->ops->read || (!be->read_only && !be->ops->write) ||
+	    be->size < VIRTIO_BLK_SECTOR_SIZE)
+		return -EINVAL;
+	pthread_mutex_lock(&b->lock);
+	if (be->read_only != b->be.read_only || be->cache != b->be.cache) {
+		pthread_mutex_unlock(&b->lock);
+		return -EINVAL;
+	}
+	b->be = *be;
+	b->capacity = be->size >> VIRTIO_BLK_SECTOR_SHIFT;
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+uint64_t blk_dev_capacity(struct blk_dev *b)
+{
+	uint64_t c;
+
+	pthread_mutex_lock(&b->lock);
+	c = b->capacity;
+	pthread_mutex_unlock(&b->lock);
+	return c;
+}
+
 void blk_metrics_get(struct blk_dev *b, struct blk_metrics *m)
 {
 	pthread_mutex_lock(&b->lock);

@@ -96,4 +96,17 @@ int blk_process_queue(struct blk_dev *b);
 
 void blk_metrics_get(struct blk_dev *b, struct blk_metrics *m);
 
+/*
+ * Replaces the backend (a new disk image behind the same device, Firecracker's
+ * PATCH /drives), waiting for a blk_process_queue in progress; the old
+ * backend is not used once this returns.  The new one must keep the read-only
+ * flag and cache type (the offered features depend on them) and hold at least
+ * one sector: else -EINVAL and nothing changes.  The capacity follows the new
+ * size; the caller then signals a configuration change through the transport.
+ */
+int blk_dev_set_backend(struct blk_dev *b, const struct blk_backend *be) __must_check;
+
+/* Capacity in sectors, as the configuration space shows it. */
+uint64_t blk_dev_capacity(struct blk_dev *b);
+
 #endif

@@ -54,9 +54,10 @@ struct blk_file {
 	struct blk_backend be;
 };
 
-/* Opens path (O_RDONLY when read_only, else O_RDWR; O_CLOEXEC) and fills
- * f->be, whose opaque is f (so f must not move while in use).  0, or -errno
- * from open/lseek, -EINVAL for an empty image. */
+/* Opens path (O_RDONLY when read_only, else O_RDWR; O_CLOEXEC; never blocks
+ * in open) and fills f->be, whose opaque is f (so f must not move while in
+ * use).  0, or -errno from open/fstat/lseek, -EINVAL for anything but a
+ * regular file or block device, or an empty image. */
 int blk_file_open(struct blk_file *f, const char *path, bool read_only, enum blk_cache_type cache)
 	__must_check;
 void blk_file_close(struct blk_file *f);

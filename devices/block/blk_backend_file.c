@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "devices/block/blk_backend.h"
@@ -73,10 +74,26 @@ int blk_file_open(struct blk_file *f, const char *path, bool read_only, enum blk
 	off_t end;
 	int ret;
 
+	struct stat st;
+
 	memset(f, 0, sizeof(*f));
-	f->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK so a FIFO cannot hang the caller in open(); it is refused
+	 * below, and the flag is dropped for the files that stay. */
+	f->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (f->fd < 0)
 		return -errno;
+	if (fstat(f->fd, &st)) {
+		ret = -errno;
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		ret = -EINVAL;
+		goto err_close;
+	}
+	if (fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_NONBLOCK)) {
+		ret = -errno;
+		goto err_close;
+	}
 	/* lseek gives the size of regular files and block devices alike. */
 	end = lseek(f->fd, 0, SEEK_END);
 	if (end < 0) {

@@ -420,3 +420,32 @@ Test(blk_kick, notify_only_kicks)
 	cr_assert_eq(st, VIRTIO_BLK_S_OK);
 	teardown();
 }
+
+/* PATCH /drives: a new image behind the running device. */
+Test(blk, set_backend_swaps_image_and_capacity)
+{
+	struct blk_mem other, ro;
+	uint32_t used;
+
+	cr_assert_eq(blk_mem_init(&other, 8192, false, BLK_CACHE_WRITEBACK), 0);
+	memset(other.data, 0x77, other.size);
+	cr_assert_eq(blk_dev_set_backend(&bm.dev, &other.be), 0);
+	cr_assert_eq(blk_dev_capacity(&bm.dev), 16);
+	cr_assert_eq(cfg32(0), 16, "config space shows the new capacity");
+	cr_assert_eq(blk_mock_do(&bm, VIRTIO_BLK_T_IN, 15, buf, 512, &used), VIRTIO_BLK_S_OK);
+	cr_assert_eq(buf[0], 0x77, "reads come from the new image");
+	cr_assert_eq(blk_mock_do(&bm, VIRTIO_BLK_T_IN, 16, buf, 512, &used), VIRTIO_BLK_S_IOERR,
+		     "the end of the new image");
+
+	cr_assert_eq(blk_mem_init(&ro, 8192, true, BLK_CACHE_WRITEBACK), 0);
+	cr_assert_eq(blk_dev_set_backend(&bm.dev, &ro.be), -EINVAL, "read-only flag must not change");
+	other.be.cache = BLK_CACHE_UNSAFE;
+	cr_assert_eq(blk_dev_set_backend(&bm.dev, &other.be), -EINVAL, "cache type must not change");
+	other.be.cache = BLK_CACHE_WRITEBACK;
+	other.be.size = 100;
+	cr_assert_eq(blk_dev_set_backend(&bm.dev, &other.be), -EINVAL, "less than a sector");
+	cr_assert_eq(blk_dev_capacity(&bm.dev), 16, "refusals change nothing");
+	cr_assert_eq(blk_dev_set_backend(&bm.dev, &disk.be), 0);
+	blk_mem_destroy(&ro);
+	blk_mem_destroy(&other);
+}

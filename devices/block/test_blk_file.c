@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "devices/block/blk_mock.h"
@@ -69,6 +70,26 @@ Test(blk_file, open_errors)
 	cr_assert_eq(blk_file_open(&g, empty, false, BLK_CACHE_UNSAFE), -EINVAL, "empty image");
 	unlink(empty);
 	f.fd = -1;
+}
+
+/* Only regular files and block devices; a FIFO must not block the opener. */
+Test(blk_file, open_refuses_other_file_types)
+{
+	struct blk_file g;
+	char fifo[64] = "/tmp/kiln-blk-fifo-XXXXXX";
+	int fd = mkstemp(fifo);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	unlink(fifo);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(blk_file_open(&g, fifo, true, BLK_CACHE_UNSAFE), -EINVAL, "FIFO, read-only");
+	unlink(fifo);
+	cr_assert_eq(blk_file_open(&g, "/tmp", true, BLK_CACHE_UNSAFE), -EINVAL, "directory");
+	cr_assert_eq(blk_file_open(&g, "/tmp", false, BLK_CACHE_UNSAFE), -EISDIR, "directory, writable");
+	cr_assert_eq(blk_file_open(&g, "/dev/null", true, BLK_CACHE_UNSAFE), -EINVAL, "character device");
+	cr_assert_eq(blk_file_open(&f, path, true, BLK_CACHE_UNSAFE), 0);
+	cr_assert_eq(fcntl(f.fd, F_GETFL) & O_NONBLOCK, 0, "O_NONBLOCK dropped");
 }
 
 Test(blk_file, scattered_read_and_write)

@@ -44,3 +44,34 @@ int cmdline_is(const char *cmdline, const char *key, const char *want)
 	return cmdline_get(cmdline, key, &val, &len) && len == strlen(want) &&
 	       !memcmp(val, want, len);
 }
+
+/*
+ * Iterates over every token "key=value" in order: starts at *pos (the
+ * command line itself the first time), and returns 1 with the value, leaving
+ * *pos after the token, or 0 when there are no more.
+ */
+int cmdline_next(const char **pos, const char *key, const char **val, size_t *len)
+{
+	size_t klen = strlen(key);
+	const char *p = *pos;
+
+	while (*p) {
+		const char *tok;
+		size_t tlen;
+
+		while (cmdline_space(*p))
+			p++;
+		tok = p;
+		while (*p && !cmdline_space(*p))
+			p++;
+		tlen = (size_t)(p - tok);
+		if (tlen > klen && tok[klen] == '=' && !memcmp(tok, key, klen)) {
+			*val = tok + klen + 1;
+			*len = tlen - klen - 1;
+			*pos = p;
+			return 1;
+		}
+	}
+	*pos = p;
+	return 0;
+}

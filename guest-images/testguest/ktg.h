@@ -30,6 +30,7 @@ void ktg_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* cmdline.c: space-separated key=value tokens; the last occurrence wins. */
 int cmdline_get(const char *cmdline, const char *key, const char **val, size_t *len);
 int cmdline_is(const char *cmdline, const char *key, const char *want);
+int cmdline_next(const char **pos, const char *key, const char **val, size_t *len);
 
 /* startinfo.c: copies the command line out and prints the start-info lines. */
 void start_info_report(uint32_t paddr, char cmdline[KTG_CMDLINE_MAX]);
@@ -60,6 +61,9 @@ void ktg_exception(struct exc_frame *f) __attribute__((noreturn)); /* from traps
 void syscall_selftest(void);
 extern volatile int ktg_user_active; /* exceptions go back to the selftest */
 void syscall_user_fault(const struct exc_frame *f) __attribute__((noreturn));
+
+/* virtio.c: probes the virtio_mmio.device= devices, drives block devices. */
+void virtio_report(const char *cmdline);
 
 /* main.c */
 void ktg_main(uint32_t start_info) __attribute__((noreturn)); /* from head.S */

@@ -52,8 +52,8 @@ enum api_resource {
 	API_RES_VM_CONFIG,     /* GET /vm/config */
 	API_RES_LOGGER,
 	API_RES_METRICS,
+	API_RES_DRIVES,        /* PUT (pre-boot), PATCH (post-boot) /drives/{id} */
 	/* Firecracker resources this build answers with "not supported". */
-	API_RES_DRIVES,
 	API_RES_NETWORK_INTERFACES,
 	API_RES_VSOCK,
 	API_RES_BALLOON,
@@ -85,6 +85,8 @@ enum api_op {
 	API_OP_FLUSH_METRICS,
 	API_OP_PAUSE,
 	API_OP_RESUME,
+	API_OP_PUT_DRIVE,
+	API_OP_PATCH_DRIVE,
 	API_OP_NR
 };
 
@@ -116,6 +118,8 @@ struct api_request {
 		struct cJSON *machine_patch;
 		struct api_logger_config logger;
 		struct api_metrics_config metrics;
+		struct drive_config drive;             /* PUT /drives/{id}: id checked against the path */
+		struct drive_patch drive_patch;        /* PATCH /drives/{id} */
 	} u;
 };
 

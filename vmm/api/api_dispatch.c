@@ -50,36 +50,18 @@ static void api_serve_unsupported(const struct api_unsupported *u, const struct 
 {
 	char err[JSON_ERR_MAX];
 	cJSON *doc = NULL;
-	const char *id;
 
-	if (u->id_field) {
-		if (path->n < 2) {
-			snprintf(err, sizeof(err), "%s", API_MSG_EMPTY_ID);
-			goto fail;
-		}
-		if (api_id_check(path->seg[1].p, path->seg[1].len, err))
-			goto fail;
-		if (api_body_parse(body, len, &doc, err))
-			goto fail;
-		if (!cJSON_IsObject(doc)) {
-			json_field_err(err, u->section, NULL, "expected a JSON object, got %s",
-				       json_type_name(doc));
-			goto fail;
-		}
-		if (json_get_string(doc, u->id_field, u->section, true, CONFIG_PATH_MAX, &id, err) < 0)
-			goto fail;
-		if (strlen(id) != path->seg[1].len || memcmp(id, path->seg[1].p, path->seg[1].len)) {
-			snprintf(err, sizeof(err), "%s", API_MSG_ID_MISMATCH);
-			goto fail;
-		}
-	}
+	if (u->id_field && (api_path_id_check(path, err) || api_body_parse(body, len, &doc, err) ||
+			    api_body_id_check(doc, path, u->id_field, u->section, err)))
+		goto fail;
 	json_field_err(err, u->section, NULL, "%s", API_MSG_NOT_SUPPORTED);
 fail:
 	cJSON_Delete(doc);
 	api_fault_err(resp, err);
 }
 
-static void api_serve(const struct api_dispatcher *d, const struct api_handler *h, const char *body,
+static void api_serve(const struct api_dispatcher *d, const struct api_route *route,
+		      const struct api_handler *h, const struct api_path *path, const char *body,
 		      size_t len, struct api_response *resp)
 {
 	struct api_request req = { .op = h->op };
@@ -87,8 +69,14 @@ static void api_serve(const struct api_dispatcher *d, const struct api_handler *
 	char err[JSON_ERR_MAX] = "";
 	cJSON *doc = NULL;
 
+	if (route->id_field && api_path_id_check(path, err)) {
+		api_fault_err(resp, err);
+		return;
+	}
 	if (h->parse) {
-		if (api_body_parse(body, len, &doc, err) || h->parse(&doc, &req, err)) {
+		if (api_body_parse(body, len, &doc, err) ||
+		    (route->id_field && api_body_id_check(doc, path, route->id_field, route->section, err)) ||
+		    h->parse(&doc, &req, err)) {
 			cJSON_Delete(doc);
 			api_request_free(&req);
 			api_fault_err(resp, err);
@@ -138,7 +126,7 @@ void api_dispatch(const struct api_dispatcher *d, const char *method, const char
 	if (!route)
 		unsup = api_unsupported_find(&p);
 	if (m >= 0 && route && (route->h[m].op || route->h[m].parse))
-		resp->resource = route->res;
+		resp->resource = route->res; /* id routes: api_route_find took at most 2 segments */
 	else if (m >= 0 && unsup && (unsup->methods & (1u << m)) && !(unsup->id_field && p.n > 2))
 		resp->resource = unsup->res;
 	else
@@ -159,7 +147,7 @@ void api_dispatch(const struct api_dispatcher *d, const char *method, const char
 	} else if (resp->resource == API_RES_OTHER) {
 		api_fault_bad_route(resp, method, path);
 	} else if (route) {
-		api_serve(d, &route->h[m], body, len, resp);
+		api_serve(d, route, &route->h[m], &p, body, len, resp);
 	} else {
 		api_serve_unsupported(unsup, &p, body, len, resp);
 	}

@@ -89,6 +89,20 @@ static void api_fake_handle(void *opaque, const struct api_request *req, struct 
 		}
 		f->state = API_VM_RUNNING;
 		break;
+	case API_OP_PUT_DRIVE:
+		if (vm_config_drive_put(&f->cfg, &req->u.drive, "drives", err))
+			api_result_fail(res, -EINVAL, "Drive config error: %s", err);
+		break;
+	case API_OP_PATCH_DRIVE: {
+		struct drive_config *d = vm_config_drive_find(&f->cfg, req->u.drive_patch.drive_id);
+
+		if (!d)
+			api_result_fail(res, -ENOENT, "Drive config error: no drive '%s'",
+					req->u.drive_patch.drive_id);
+		else if (req->u.drive_patch.path_on_host[0])
+			strcpy(d->path_on_host, req->u.drive_patch.path_on_host);
+		break;
+	}
 	case API_OP_PAUSE:
 		f->state = API_VM_PAUSED;
 		break;

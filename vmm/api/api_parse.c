@@ -170,3 +170,23 @@ int api_parse_metrics(cJSON **doc, struct api_request *req, char err[JSON_ERR_MA
 	req->op = API_OP_PUT_METRICS;
 	return 0;
 }
+
+/* PUT /drives/{id}: the config file's drive object; the path id was checked
+ * against the body's drive_id already.  The VMM opens the file. */
+int api_parse_drive_put(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	int r = drive_config_parse(*doc, "drives", &req->u.drive, err);
+
+	if (!r)
+		req->op = API_OP_PUT_DRIVE;
+	return r;
+}
+
+int api_parse_drive_patch(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	int r = drive_patch_parse(*doc, "drives", &req->u.drive_patch, err);
+
+	if (!r)
+		req->op = API_OP_PATCH_DRIVE;
+	return r;
+}

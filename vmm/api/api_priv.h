@@ -30,12 +30,16 @@ struct api_handler {
 	api_parse_fn parse;
 };
 
-/* A path kiln serves: "/<seg>" or "/<seg>/<sub>". */
+/* A path kiln serves: "/<seg>", "/<seg>/<sub>", or "/<seg>/<id>" when id_field
+ * is set (the id must be a valid resource id and equal the body's id_field,
+ * both checked before the parser runs). */
 struct api_route {
 	const char *seg;
-	const char *sub; /* NULL: no second segment */
+	const char *sub;      /* NULL: no fixed second segment */
 	enum api_resource res;
 	struct api_handler h[API_METHOD_NR];
+	const char *id_field; /* "/<seg>/<id>" routes: the body field that repeats the id */
+	const char *section;  /* with id_field: the name in messages ("drives") */
 };
 
 /* A Firecracker path this build refuses: "<section>: not supported ...". */
@@ -69,6 +73,14 @@ const char *api_resource_metric_name(enum api_resource res);
 /* Resource ids: 1+ of [A-Za-z0-9_].  0, or fails with Firecracker's message. */
 int api_id_check(const char *id, size_t len, char err[JSON_ERR_MAX]) __must_check;
 
+/* The id segment of a "/<seg>/<id>" path, before the body is parsed: present
+ * and valid.  0, or -EINVAL with Firecracker's message in err. */
+int api_path_id_check(const struct api_path *path, char err[JSON_ERR_MAX]) __must_check;
+
+/* After parsing: doc is an object whose id_field equals the path's id. */
+int api_body_id_check(const cJSON *doc, const struct api_path *path, const char *id_field,
+		      const char *section, char err[JSON_ERR_MAX]) __must_check;
+
 /* Body parsers (api_parse.c). */
 int api_parse_boot_source(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
 int api_parse_machine_put(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
@@ -77,10 +89,13 @@ int api_parse_actions(cJSON **doc, struct api_request *req, char err[JSON_ERR_MA
 int api_parse_vm_state(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
 int api_parse_logger(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
 int api_parse_metrics(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_drive_put(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_drive_patch(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
 
 /* Replies (api_reply.c). */
 void api_reply_result(struct api_response *resp, const struct api_result *res);
 cJSON *api_machine_config_json(const struct machine_config *mc);
 cJSON *api_vm_config_json(const struct vm_config *cfg);
+cJSON *api_drive_json(const struct drive_config *d);
 
 #endif

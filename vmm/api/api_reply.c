@@ -65,6 +65,7 @@ int api_op_check_state(enum api_op op, enum api_vm_state state, struct api_resul
 	case API_OP_PATCH_MACHINE_CONFIG:
 	case API_OP_PUT_LOGGER:
 	case API_OP_PUT_METRICS:
+	case API_OP_PUT_DRIVE:
 	case API_OP_INSTANCE_START:
 		if (started) {
 			api_result_fail(res, -EBUSY, "%s", API_MSG_PRE_BOOT_ONLY);
@@ -75,6 +76,7 @@ int api_op_check_state(enum api_op op, enum api_vm_state state, struct api_resul
 	case API_OP_FLUSH_METRICS:
 	case API_OP_PAUSE:
 	case API_OP_RESUME:
+	case API_OP_PATCH_DRIVE:
 		if (!started) {
 			api_result_fail(res, -EAGAIN, "%s", API_MSG_POST_BOOT_ONLY);
 			return -EAGAIN;
@@ -160,6 +162,43 @@ static cJSON *api_boot_source_json(const struct boot_source_config *bs)
 	return o;
 }
 
+/* One drive in the config-file shape (and Firecracker's GET /vm/config one). */
+cJSON *api_drive_json(const struct drive_config *d)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddStringToObject(o, "drive_id", d->drive_id) ||
+	    !(d->partuuid[0] ? cJSON_AddStringToObject(o, "partuuid", d->partuuid)
+			     : cJSON_AddNullToObject(o, "partuuid")) ||
+	    !cJSON_AddBoolToObject(o, "is_root_device", d->is_root_device) ||
+	    !cJSON_AddStringToObject(o, "cache_type",
+				     d->cache_type == DRIVE_CACHE_WRITEBACK ? "Writeback" : "Unsafe") ||
+	    !cJSON_AddBoolToObject(o, "is_read_only", d->is_read_only) ||
+	    !cJSON_AddStringToObject(o, "path_on_host", d->path_on_host) ||
+	    !cJSON_AddNullToObject(o, "rate_limiter") || !cJSON_AddStringToObject(o, "io_engine", "Sync") ||
+	    !cJSON_AddNullToObject(o, "socket")) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static cJSON *api_drives_json(const struct vm_config *cfg)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (unsigned int i = 0; arr && i < cfg->nr_drives; i++) {
+		cJSON *d = api_drive_json(&cfg->drives[i]);
+
+		if (!d || !cJSON_AddItemToArray(arr, d)) {
+			cJSON_Delete(d);
+			cJSON_Delete(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 /*
  * The config-file shape, so the answer boots as --config-file.  Sections this
  * build lacks are null or [] (what the config file accepts for them), as are
@@ -172,18 +211,21 @@ cJSON *api_vm_config_json(const struct vm_config *cfg)
 	cJSON *o = cJSON_CreateObject();
 	cJSON *bs = cfg->has_boot_source ? api_boot_source_json(&cfg->boot_source) : cJSON_CreateNull();
 	cJSON *mc = api_machine_config_json(&cfg->machine);
-	bool ok = o && bs && mc;
+	cJSON *drives = api_drives_json(cfg);
+	bool ok = o && bs && mc && drives;
 
 	if (ok) {
 		cJSON_AddItemToObject(o, "boot-source", bs);
 		cJSON_AddItemToObject(o, "machine-config", mc);
-		bs = mc = NULL;
-		ok = cJSON_AddArrayToObject(o, "drives") && cJSON_AddArrayToObject(o, "network-interfaces");
+		cJSON_AddItemToObject(o, "drives", drives);
+		bs = mc = drives = NULL;
+		ok = cJSON_AddArrayToObject(o, "network-interfaces");
 		for (size_t i = 0; ok && i < ARRAY_SIZE(nulls); i++)
 			ok = cJSON_AddNullToObject(o, nulls[i]) != NULL;
 	}
 	cJSON_Delete(bs);
 	cJSON_Delete(mc);
+	cJSON_Delete(drives);
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;

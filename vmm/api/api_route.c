@@ -11,24 +11,27 @@
 #define M(m) (1u << (m))
 
 static const struct api_route api_routes[] = {
-	{ "", NULL, API_RES_INSTANCE_INFO, { [GET] = { .op = API_OP_GET_INSTANCE_INFO } } },
-	{ "version", NULL, API_RES_VERSION, { [GET] = { .op = API_OP_GET_VERSION } } },
-	{ "machine-config", NULL, API_RES_MACHINE_CONFIG, {
+	{ .seg = "", .res = API_RES_INSTANCE_INFO, .h = { [GET] = { .op = API_OP_GET_INSTANCE_INFO } } },
+	{ .seg = "version", .res = API_RES_VERSION, .h = { [GET] = { .op = API_OP_GET_VERSION } } },
+	{ .seg = "machine-config", .res = API_RES_MACHINE_CONFIG, .h = {
 		[GET] = { .op = API_OP_GET_MACHINE_CONFIG },
 		[PUT] = { .parse = api_parse_machine_put },
 		[PATCH] = { .parse = api_parse_machine_patch },
 	} },
-	{ "boot-source", NULL, API_RES_BOOT_SOURCE, { [PUT] = { .parse = api_parse_boot_source } } },
-	{ "actions", NULL, API_RES_ACTIONS, { [PUT] = { .parse = api_parse_actions } } },
-	{ "vm", NULL, API_RES_VM, { [PATCH] = { .parse = api_parse_vm_state } } },
-	{ "vm", "config", API_RES_VM_CONFIG, { [GET] = { .op = API_OP_GET_VM_CONFIG } } },
-	{ "logger", NULL, API_RES_LOGGER, { [PUT] = { .parse = api_parse_logger } } },
-	{ "metrics", NULL, API_RES_METRICS, { [PUT] = { .parse = api_parse_metrics } } },
+	{ .seg = "boot-source", .res = API_RES_BOOT_SOURCE, .h = { [PUT] = { .parse = api_parse_boot_source } } },
+	{ .seg = "actions", .res = API_RES_ACTIONS, .h = { [PUT] = { .parse = api_parse_actions } } },
+	{ .seg = "vm", .res = API_RES_VM, .h = { [PATCH] = { .parse = api_parse_vm_state } } },
+	{ .seg = "vm", .sub = "config", .res = API_RES_VM_CONFIG, .h = { [GET] = { .op = API_OP_GET_VM_CONFIG } } },
+	{ .seg = "logger", .res = API_RES_LOGGER, .h = { [PUT] = { .parse = api_parse_logger } } },
+	{ .seg = "metrics", .res = API_RES_METRICS, .h = { [PUT] = { .parse = api_parse_metrics } } },
+	{ .seg = "drives", .res = API_RES_DRIVES, .h = {
+		[PUT] = { .parse = api_parse_drive_put },
+		[PATCH] = { .parse = api_parse_drive_patch },
+	}, .id_field = "drive_id", .section = "drives" },
 };
 
 /* Firecracker's other resources, with the methods its API routes for them. */
 static const struct api_unsupported api_unsupported[] = {
-	{ "drives", "drives", API_RES_DRIVES, M(PUT) | M(PATCH), "drive_id" },
 	{ "network-interfaces", "network-interfaces", API_RES_NETWORK_INTERFACES, M(PUT) | M(PATCH), "iface_id" },
 	{ "pmem", "pmem", API_RES_PMEM, M(PUT) | M(PATCH), "id" },
 	{ "vsock", "vsock", API_RES_VSOCK, M(PUT), NULL },
@@ -99,11 +102,18 @@ bool api_seg_is(const struct api_path *path, unsigned int i, const char *s)
 
 const struct api_route *api_route_find(const struct api_path *path)
 {
-	/* "/" has no segment at all; every other route has one or two. */
+	/* "/" has no segment at all; every other route has one or two.  An id
+	 * route also takes the path without its id, which then fails with
+	 * Firecracker's "The ID cannot be empty." */
 	for (size_t i = 0; i < ARRAY_SIZE(api_routes); i++) {
 		const struct api_route *r = &api_routes[i];
 		unsigned int want = r->seg[0] ? (r->sub ? 2 : 1) : 0;
 
+		if (r->id_field) {
+			if ((path->n == 1 || path->n == 2) && api_seg_is(path, 0, r->seg))
+				return r;
+			continue;
+		}
 		if (path->n != want)
 			continue;
 		if (want >= 1 && !api_seg_is(path, 0, r->seg))
@@ -154,6 +164,33 @@ int api_id_check(const char *id, size_t len, char err[JSON_ERR_MAX])
 			snprintf(err, JSON_ERR_MAX, "%s", API_MSG_BAD_ID);
 			return -EINVAL;
 		}
+	}
+	return 0;
+}
+
+int api_path_id_check(const struct api_path *path, char err[JSON_ERR_MAX])
+{
+	if (path->n < 2) {
+		snprintf(err, JSON_ERR_MAX, "%s", API_MSG_EMPTY_ID);
+		return -EINVAL;
+	}
+	return api_id_check(path->seg[1].p, path->seg[1].len, err);
+}
+
+int api_body_id_check(const cJSON *doc, const struct api_path *path, const char *id_field,
+		      const char *section, char err[JSON_ERR_MAX])
+{
+	const char *id;
+
+	if (!cJSON_IsObject(doc)) {
+		json_field_err(err, section, NULL, "expected a JSON object, got %s", json_type_name(doc));
+		return -EINVAL;
+	}
+	if (json_get_string(doc, id_field, section, true, CONFIG_PATH_MAX, &id, err) < 0)
+		return -EINVAL;
+	if (strlen(id) != path->seg[1].len || memcmp(id, path->seg[1].p, path->seg[1].len)) {
+		snprintf(err, JSON_ERR_MAX, "%s", API_MSG_ID_MISMATCH);
+		return -EINVAL;
 	}
 	return 0;
 }

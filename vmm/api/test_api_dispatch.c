@@ -179,7 +179,8 @@ Test(api, resource_ids)
 		{ "body not json", "PUT", "/drives/rootfs", "{", 400, "deserializing" },
 		{ "body not object", "PUT", "/drives/rootfs", "[]", 400, "drives" },
 		{ "extra segment", "PUT", "/drives/rootfs/x", "{\"drive_id\": \"rootfs\"}", 400, "Invalid request method and/or path" },
-		{ "good drive", "PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\", \"is_root_device\": true, \"is_read_only\": false}", 400, "drives: not supported by this kiln build yet" },
+		{ "id mismatch checked before the body's fields", "PUT", "/drives/rootfs", "{\"drive_id\": \"other\", \"bogus\": 1}", 400, API_MSG_ID_MISMATCH },
+		{ "patch id differs", "PATCH", "/drives/rootfs", "{\"drive_id\": \"other\", \"path_on_host\": \"/x\"}", 400, API_MSG_ID_MISMATCH },
 		{ "good net", "PUT", "/network-interfaces/eth_0", "{\"iface_id\": \"eth_0\", \"host_dev_name\": \"tap0\"}", 400, "network-interfaces: not supported" },
 		{ "net patch", "PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}", 400, "network-interfaces: not supported" },
 		{ "vsock", "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}", 400, "vsock: not supported" },
@@ -382,6 +383,59 @@ Test(api, machine_config_put_patch_get)
 	cr_expect_eq(fake.cfg.machine.huge_pages, HUGE_PAGES_NONE);
 }
 
+#define DRIVE(id, extra) "{\"drive_id\": \"" id "\", \"path_on_host\": \"/img/" id "\", \"is_root_device\": " extra "}"
+
+Test(api, drive_bodies_refused)
+{
+	static const struct case_ cases[] = {
+		{ "missing path", "PUT", "/drives/d", "{\"drive_id\": \"d\", \"is_root_device\": false}", 400, "drives.path_on_host: missing required field" },
+		{ "missing root flag", "PUT", "/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/d\"}", 400, "drives.is_root_device" },
+		{ "unknown field", "PUT", "/drives/d", DRIVE("d", "false, \"readonly\": true"), 400, "drives: unknown field 'readonly'" },
+		{ "Async engine", "PUT", "/drives/d", DRIVE("d", "false, \"io_engine\": \"Async\""), 400, "drives.io_engine: \\\"Async\\\" is not supported by this kiln build yet" },
+		{ "rate limiter", "PUT", "/drives/d", DRIVE("d", "false, \"rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 1}}"), 400, "drives.rate_limiter: not supported by this kiln build yet" },
+		{ "bad cache type", "PUT", "/drives/d", DRIVE("d", "false, \"cache_type\": \"None\""), 400, "drives.cache_type" },
+		{ "partuuid with a space", "PUT", "/drives/d", DRIVE("d", "true, \"partuuid\": \"a b\""), 400, "drives.partuuid" },
+		{ "read-only not bool", "PUT", "/drives/d", DRIVE("d", "false, \"is_read_only\": \"no\""), 400, "drives.is_read_only" },
+		{ "patch without change", "PATCH", "/drives/d", "{\"drive_id\": \"d\"}", 400, "empty PATCH" },
+		{ "patch read-only flag", "PATCH", "/drives/d", "{\"drive_id\": \"d\", \"is_read_only\": true}", 400, "unknown field 'is_read_only'" },
+		{ "patch rate limiter", "PATCH", "/drives/d", "{\"drive_id\": \"d\", \"rate_limiter\": {}}", 400, "drives.rate_limiter: not supported" },
+	};
+	run_refused(cases, ARRAY_SIZE(cases));
+}
+
+Test(api, drives_put_replace_root_rules_and_patch)
+{
+	cJSON *doc, *drives;
+
+	expect_status("PUT", "/drives/data", DRIVE("data", "false"), 204);
+	cr_expect_eq(fake.last_op, API_OP_PUT_DRIVE);
+	expect_status("PUT", "/drives/rootfs", DRIVE("rootfs", "true, \"is_read_only\": true, \"cache_type\": \"Writeback\""), 204);
+	expect_status("PUT", "/drives/other_root", DRIVE("other_root", "true"), 400);
+	expect_status("PUT", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/img/data2\", \"is_root_device\": false}", 204);
+	cr_assert_eq(fake.cfg.nr_drives, 2);
+	cr_expect_str_eq(fake.cfg.drives[0].drive_id, "rootfs", "root first");
+	cr_expect_str_eq(fake.cfg.drives[1].path_on_host, "/img/data2", "replaced in place");
+
+	doc = get_json("/vm/config");
+	drives = cJSON_GetObjectItem(doc, "drives");
+	cr_assert_eq(cJSON_GetArraySize(drives), 2);
+	cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(drives, 0), "drive_id")), "rootfs");
+	cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(drives, 0), "is_read_only")));
+	cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(drives, 0), "cache_type")), "Writeback");
+	cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(drives, 0), "io_engine")), "Sync");
+	cr_expect(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(drives, 0), "partuuid")));
+	cJSON_Delete(doc);
+
+	expect_status("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/img/new\"}", 400); /* pre-boot */
+	expect_status("PUT", "/boot-source", "{\"kernel_image_path\": \"/k\"}", 204);
+	expect_status("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 204);
+	expect_status("PUT", "/drives/late", DRIVE("late", "false"), 400); /* post-boot */
+	expect_status("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/img/new\"}", 204);
+	cr_expect_eq(fake.last_op, API_OP_PATCH_DRIVE);
+	cr_expect_str_eq(fake.cfg.drives[1].path_on_host, "/img/new");
+	expect_status("PATCH", "/drives/nope", "{\"drive_id\": \"nope\", \"rate_limiter\": null}", 400);
+}
+
 /* GET /vm/config is a valid --config-file document describing the same VM. */
 Test(api, vm_config_round_trips)
 {
@@ -399,6 +453,8 @@ Test(api, vm_config_round_trips)
 		      "{\"kernel_image_path\": \"/img/vmlinux \\\"q\\\"\", \"initrd_path\": \"/img/initrd\","
 		      " \"boot_args\": \"console=ttyS0 reboot=k panic=1\"}", 204);
 	expect_status("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"track_dirty_pages\": true}", 204);
+	expect_status("PUT", "/drives/rootfs", DRIVE("rootfs", "true, \"partuuid\": \"0eaa91a0-01\", \"is_read_only\": true"), 204);
+	expect_status("PUT", "/drives/data", DRIVE("data", "false, \"cache_type\": \"Writeback\""), 204);
 	call("GET", "/vm/config", NULL, &resp);
 	cr_assert_eq(resp.status, 200);
 	cr_assert_eq(vm_config_parse(resp.body, resp.len, &back, err), 0, "%s: %s", resp.body, err);
@@ -408,6 +464,14 @@ Test(api, vm_config_round_trips)
 	cr_expect_eq(back.machine.vcpu_count, 2);
 	cr_expect_eq(back.machine.mem_size_mib, 256);
 	cr_expect(back.machine.track_dirty_pages);
+	cr_assert_eq(back.nr_drives, 2);
+	cr_expect_str_eq(back.drives[0].drive_id, "rootfs");
+	cr_expect_str_eq(back.drives[0].path_on_host, "/img/rootfs");
+	cr_expect_str_eq(back.drives[0].partuuid, "0eaa91a0-01");
+	cr_expect(back.drives[0].is_root_device && back.drives[0].is_read_only);
+	cr_expect_str_eq(back.drives[1].drive_id, "data");
+	cr_expect_eq(back.drives[1].cache_type, DRIVE_CACHE_WRITEBACK);
+	cr_expect_not(back.drives[1].is_read_only);
 	vm_config_free(&back);
 	api_response_free(&resp);
 }

@@ -50,6 +50,7 @@ static void vm_fails(const char *text, const char *want)
 	cr_assert_null(cfg.boot_source.boot_args);
 	cr_assert_eq(cfg.machine.vcpu_count, 1);
 	cr_assert_eq(cfg.machine.mem_size_mib, 128);
+	cr_assert_eq(cfg.nr_drives, 0);
 }
 
 Test(vm_config, init_gives_firecracker_defaults)
@@ -174,7 +175,7 @@ Test(vm_config, unknown_top_level_fields)
 Test(vm_config, later_sections_only_when_empty)
 {
 	static const char *const sections[] = {
-		"drives", "network-interfaces", "vsock", "balloon", "entropy", "logger",
+		"network-interfaces", "vsock", "balloon", "entropy", "logger",
 		"metrics", "mmds-config", "cpu-config",
 	};
 	static const char *const values[] = { "[{}]", "{}", "\"x\"", "0", "false", "[null]" };
@@ -345,4 +346,74 @@ Test(vm_config, load_file_long_path_keeps_the_end)
 	cr_assert_eq(strncmp(err, "...", 3), 0, "%s", err);
 	cr_assert(strstr(err, "dd/vm.json: cannot read: No such file or directory"), "%s", err);
 	cr_assert_lt(strlen(err), CONFIG_ERR_MAX);
+}
+
+#define BOOT "\"boot-source\": {\"kernel_image_path\": \"/k\"}"
+
+Test(vm_config, drives_in_order_root_first)
+{
+	static const char text[] =
+		"{" BOOT ", \"drives\": ["
+		"{\"drive_id\": \"data\", \"path_on_host\": \"/d.img\", \"is_root_device\": false},"
+		"{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r.img\", \"is_root_device\": true,"
+		" \"is_read_only\": true, \"partuuid\": \"0eaa91a0-01\", \"cache_type\": \"Writeback\","
+		" \"io_engine\": \"Sync\", \"rate_limiter\": null},"
+		"{\"drive_id\": \"scratch\", \"path_on_host\": \"/s.img\", \"is_root_device\": false}]}";
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(vm_parse(text, err), 0, "%s", err);
+	cr_assert_eq(cfg.nr_drives, 3);
+	cr_assert_str_eq(cfg.drives[0].drive_id, "rootfs", "the root device goes first");
+	cr_assert(cfg.drives[0].is_root_device);
+	cr_assert(cfg.drives[0].is_read_only);
+	cr_assert_str_eq(cfg.drives[0].partuuid, "0eaa91a0-01");
+	cr_assert_eq(cfg.drives[0].cache_type, DRIVE_CACHE_WRITEBACK);
+	cr_assert_str_eq(cfg.drives[1].drive_id, "data");
+	cr_assert_str_eq(cfg.drives[1].path_on_host, "/d.img");
+	cr_assert_not(cfg.drives[1].is_read_only, "is_read_only defaults to false");
+	cr_assert_eq(cfg.drives[1].cache_type, DRIVE_CACHE_UNSAFE, "cache_type defaults to Unsafe");
+	cr_assert_str_eq(cfg.drives[2].drive_id, "scratch");
+}
+
+Test(vm_config, drives_errors_name_the_element_and_field)
+{
+	vm_fails("{" BOOT ", \"drives\": {}}", "drives: expected an array, got an object");
+	vm_fails("{" BOOT ", \"drives\": [1]}", "drives[0]: expected an object, got a number");
+	vm_fails("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false}]}",
+		 "drives[0].path_on_host: missing required field");
+	vm_fails("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": false},"
+		 " {\"drive_id\": \"b-c\", \"path_on_host\": \"/b\", \"is_root_device\": false}]}",
+		 "drives[1].drive_id: must be 1 to 64 of A-Z, a-z, 0-9 and '_'; got \"b-c\"");
+	vm_fails("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": true},"
+		 " {\"drive_id\": \"b\", \"path_on_host\": \"/b\", \"is_root_device\": true}]}",
+		 "drives[1].is_root_device: a root block device already exists (drive 'a')");
+	vm_fails("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": false,"
+		 " \"bogus\": 1}]}", "drives[0]: unknown field 'bogus'");
+	vm_fails("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": false,"
+		 " \"io_engine\": \"Async\"}]}",
+		 "drives[0].io_engine: \"Async\" is not supported by this kiln build yet");
+}
+
+Test(vm_config, drives_same_id_replaces)
+{
+	static const char text[] =
+		"{" BOOT ", \"drives\": ["
+		"{\"drive_id\": \"a\", \"path_on_host\": \"/a1\", \"is_root_device\": false},"
+		"{\"drive_id\": \"a\", \"path_on_host\": \"/a2\", \"is_root_device\": false}]}";
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(vm_parse(text, err), 0, "%s", err);
+	cr_assert_eq(cfg.nr_drives, 1);
+	cr_assert_str_eq(cfg.drives[0].path_on_host, "/a2");
+}
+
+Test(vm_config, drives_null_or_empty)
+{
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(vm_parse("{" BOOT ", \"drives\": null}", err), 0, "%s", err);
+	cr_assert_eq(cfg.nr_drives, 0);
+	vm_config_free(&cfg);
+	cr_assert_eq(vm_parse("{" BOOT ", \"drives\": []}", err), 0, "%s", err);
+	cr_assert_eq(cfg.nr_drives, 0);
 }

@@ -1,6 +1,6 @@
 /*
  * The --config-file document: Firecracker's top-level keys, of which this build
- * handles "boot-source" and "machine-config".  The other Firecracker sections
+ * handles "boot-source", "machine-config" and "drives".  The other Firecracker sections
  * are accepted only when empty, so a config that needs a device kiln does not
  * have yet fails loudly instead of booting without it.
  */
@@ -8,16 +8,18 @@
 #include "vmm/config/vm_config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 _Static_assert(CONFIG_ERR_MAX == JSON_ERR_MAX, "config and JSON errors share buffers");
 
 /* Sections that land with later units; null or [] until then. */
 #define VM_LATER_SECTIONS \
-	"drives", "network-interfaces", "vsock", "balloon", "entropy", "logger", "metrics", \
+	"network-interfaces", "vsock", "balloon", "entropy", "logger", "metrics", \
 	"mmds-config", "cpu-config"
 
-static const char *const vm_fields[] = { "boot-source", "machine-config", VM_LATER_SECTIONS, NULL };
+static const char *const vm_fields[] = { "boot-source", "machine-config", "drives", VM_LATER_SECTIONS,
+					 NULL };
 static const char *const vm_later_sections[] = { VM_LATER_SECTIONS, NULL };
 
 void vm_config_init(struct vm_config *cfg)
@@ -35,6 +37,33 @@ void vm_config_free(struct vm_config *cfg)
 static bool vm_section_is_empty(const cJSON *item)
 {
 	return !item || cJSON_IsNull(item) || (cJSON_IsArray(item) && !item->child);
+}
+
+/* "drives": an array of drive objects, added in order as PUT /drives would. */
+static int vm_config_parse_drives(const cJSON *arr, struct vm_config *cfg, char err[CONFIG_ERR_MAX])
+{
+	struct drive_config d;
+	const cJSON *item;
+	char section[32];
+	unsigned int i = 0;
+	int r;
+
+	if (!arr || cJSON_IsNull(arr))
+		return 0;
+	if (!cJSON_IsArray(arr)) {
+		json_field_err(err, "drives", NULL, "expected an array, got %s", json_type_name(arr));
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(item, arr) {
+		snprintf(section, sizeof(section), "drives[%u]", i++);
+		r = drive_config_parse(item, section, &d, err);
+		if (r)
+			return r;
+		r = vm_config_drive_put(cfg, &d, section, err);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 static int vm_config_parse_doc(const cJSON *doc, struct vm_config *cfg, char err[CONFIG_ERR_MAX])
@@ -69,6 +98,10 @@ static int vm_config_parse_doc(const cJSON *doc, struct vm_config *cfg, char err
 	if (r)
 		return r;
 	cfg->has_boot_source = true;
+
+	r = vm_config_parse_drives(cJSON_GetObjectItemCaseSensitive(doc, "drives"), cfg, err);
+	if (r)
+		return r;
 
 	/* Absent means Firecracker's defaults; present means a full PUT. */
 	item = cJSON_GetObjectItemCaseSensitive(doc, "machine-config");

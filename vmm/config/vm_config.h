@@ -11,6 +11,14 @@
  *                   required on PUT, >= CONFIG_MIN_MEM_MIB), smt (bool, default
  *                   false; true needs an even vcpu_count or 1), track_dirty_pages
  *                   (bool), huge_pages ("None" | "2M"), cpu_template ("None")
+ *   drives[]:       drive_id (string of [A-Za-z0-9_], required), path_on_host
+ *                   (string, required), is_root_device (bool, required),
+ *                   is_read_only (bool, default false), partuuid (string),
+ *                   cache_type ("Unsafe" default | "Writeback"), io_engine
+ *                   ("Sync"; "Async" is not supported yet), rate_limiter and
+ *                   socket (null only: not supported yet).  At most one root
+ *                   device, kept first (it becomes /dev/vda); a drive whose
+ *                   id exists replaces it in place.
  * Unknown and repeated fields are errors; a JSON null counts as an absent
  * optional field (a required one must have a value).  Integers must be written as
  * integers (1, not 1.0 or 1e0) when the tree comes from json_doc_parse
@@ -42,6 +50,12 @@
 #define CONFIG_FILE_MAX (1 << 20)
 #define CONFIG_ERR_MAX 256
 #define CONFIG_PATH_MAX 4096
+/* Resource ids (drive_id): Firecracker's [A-Za-z0-9_]+, bounded here. */
+#define CONFIG_ID_MAX 64
+/* Drives a VM may have: one virtio-mmio slot and IRQ each (layout.h has 19). */
+#define CONFIG_MAX_DRIVES 16
+/* partuuid goes onto the kernel command line as root=PARTUUID=<partuuid>. */
+#define CONFIG_PARTUUID_MAX 64
 
 struct boot_source_config {
 	char kernel_image_path[CONFIG_PATH_MAX];
@@ -59,10 +73,33 @@ struct machine_config {
 	enum huge_pages huge_pages;
 };
 
+/* Firecracker's cache_type. */
+enum drive_cache_type { DRIVE_CACHE_UNSAFE = 0, DRIVE_CACHE_WRITEBACK };
+
+struct drive_config {
+	char drive_id[CONFIG_ID_MAX + 1];
+	char path_on_host[CONFIG_PATH_MAX];
+	char partuuid[CONFIG_PARTUUID_MAX + 1]; /* "" when absent */
+	bool is_root_device;
+	bool is_read_only;
+	enum drive_cache_type cache_type;
+	/* Where it was given, for messages about it later (opening the file):
+	 * "drives[2]" in a config file, "drives" from the API. */
+	char origin[24];
+};
+
+/* PATCH /drives/{id} (after boot): what to change; absent fields stay. */
+struct drive_patch {
+	char drive_id[CONFIG_ID_MAX + 1];
+	char path_on_host[CONFIG_PATH_MAX]; /* "" when absent */
+};
+
 struct vm_config {
 	bool has_boot_source;
 	struct boot_source_config boot_source;
 	struct machine_config machine; /* defaults: 1 vCPU, 128 MiB (Firecracker's) */
+	unsigned int nr_drives;
+	struct drive_config drives[CONFIG_MAX_DRIVES]; /* the root device, if any, first */
 };
 
 /* The kernel command line used when boot_args is absent (Firecracker's default). */
@@ -99,6 +136,35 @@ int vm_config_load_file(const char *path, struct vm_config *cfg, char err[CONFIG
  */
 int boot_source_parse(const void *json, struct boot_source_config *out, char err[CONFIG_ERR_MAX]) __must_check;
 int machine_config_parse(const void *json, bool patch, struct machine_config *out, char err[CONFIG_ERR_MAX]) __must_check;
+
+/*
+ * A drive object (config-file array element or PUT /drives body); section
+ * names it in messages ("drives[1]", "drives").  Checks shapes only: the VMM
+ * opens path_on_host.  On success *out is replaced; on error untouched.
+ * -EINVAL or -ENOMEM.
+ */
+int drive_config_parse(const void *json, const char *section, struct drive_config *out,
+		       char err[CONFIG_ERR_MAX]) __must_check;
+
+/* A PATCH /drives/{id} body: drive_id (required), path_on_host, rate_limiter
+ * (null only).  At least one field besides drive_id must be present. */
+int drive_patch_parse(const void *json, const char *section, struct drive_patch *out,
+		      char err[CONFIG_ERR_MAX]) __must_check;
+
+/*
+ * Adds d to cfg with Firecracker's rules: a drive with d's id is replaced in
+ * place; a root device goes first (a second root device is refused, unless
+ * it replaces the current one); the list holds CONFIG_MAX_DRIVES.  On error
+ * (-EINVAL, message naming section) cfg is untouched.
+ */
+int vm_config_drive_put(struct vm_config *cfg, const struct drive_config *d, const char *section,
+			char err[CONFIG_ERR_MAX]) __must_check;
+
+/* The drive with this id, or NULL. */
+struct drive_config *vm_config_drive_find(struct vm_config *cfg, const char *drive_id);
+
+/* 0 when id is 1..CONFIG_ID_MAX of [A-Za-z0-9_]. */
+int config_id_check(const char *id, size_t len) __must_check;
 
 /* Checks a machine config as a whole (the smt/vcpu_count rule, limits, mem_size_mib
  * a multiple of 2 with 2M huge pages). */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -66,32 +67,62 @@ static void unmap_file(struct mapped_file *f)
  */
 #define PVM_LINUX_ARGS "noxsave clearcpuid=cx16,popcnt,rdrand,pcid,invpcid,fsgsbase,smap,rdpid,rdtscp,clflushopt,clwb"
 
-/* The command line: the user's (or the default) plus what kiln must add. */
+/* Appends " <tok>" (no space when cmdline is empty) within max_len bytes with
+ * the NUL; false when it does not fit. */
+static bool cmdline_append(char *cmdline, size_t *len, size_t max_len, const char *tok)
+{
+	size_t tl = strlen(tok), sep = *len && tl ? 1 : 0;
+
+	if (!tl)
+		return true;
+	if (*len + sep + tl + 1 > max_len)
+		return false;
+	if (sep)
+		cmdline[(*len)++] = ' ';
+	memcpy(cmdline + *len, tok, tl + 1);
+	*len += tl;
+	return true;
+}
+
+/*
+ * The command line: the user's (or the default), then what kiln must add:
+ * the PVM switches for a Linux guest on a PVM host, then the devices' tokens
+ * (root=..., virtio_mmio.device=...), as Firecracker appends them.
+ */
 static int write_cmdline(struct vm *vm, const struct boot_source_config *bs, bool is_linux,
 			 uint32_t max_len, uint32_t *len_out, char err[VM_ERR_MAX])
 {
 	char cmdline[LAYOUT_CMDLINE_MAX];
-	int n;
+	const char *user = bs->boot_args ? bs->boot_args : CONFIG_DEFAULT_BOOT_ARGS;
+	size_t len = 0;
 
-	n = snprintf(cmdline, sizeof(cmdline), "%s", bs->boot_args ? bs->boot_args : CONFIG_DEFAULT_BOOT_ARGS);
-	if (n >= 0 && vm->host.pvm && is_linux) {
-		LOG_INFO("PVM host: adding '%s' for the Linux guest", PVM_LINUX_ARGS);
-		n = snprintf(cmdline, sizeof(cmdline), "%s%s" PVM_LINUX_ARGS,
-			     bs->boot_args ? bs->boot_args : CONFIG_DEFAULT_BOOT_ARGS,
-			     (bs->boot_args && !bs->boot_args[0]) ? "" : " ");
-	}
-	if (n < 0 || (uint32_t)n >= max_len) {
+	if (max_len > sizeof(cmdline))
+		max_len = sizeof(cmdline);
+	cmdline[0] = '\0';
+	if (!cmdline_append(cmdline, &len, max_len, user)) {
 		snprintf(err, VM_ERR_MAX, "boot-source.boot_args: longer than the kernel's limit of %u bytes",
 			 max_len - 1);
 		return -E2BIG;
 	}
-	if (gmem_write(&vm->mem, LAYOUT_CMDLINE, cmdline, (size_t)n + 1)) {
+	if (vm->host.pvm && is_linux) {
+		LOG_INFO("PVM host: adding '%s' for the Linux guest", PVM_LINUX_ARGS);
+		if (!cmdline_append(cmdline, &len, max_len, PVM_LINUX_ARGS))
+			goto too_long;
+	}
+	if (!cmdline_append(cmdline, &len, max_len, vm->cmdline_extra))
+		goto too_long;
+	if (gmem_write(&vm->mem, LAYOUT_CMDLINE, cmdline, len + 1)) {
 		snprintf(err, VM_ERR_MAX, "command line does not fit in guest memory");
 		return -EFAULT;
 	}
-	*len_out = (uint32_t)n;
+	*len_out = (uint32_t)len;
 	LOG_INFO("kernel command line: %s", cmdline);
 	return 0;
+too_long:
+	snprintf(err, VM_ERR_MAX,
+		 "boot-source.boot_args: with what kiln adds for this VM (%zu bytes: PVM switches, devices) "
+		 "longer than the kernel's limit of %u bytes", strlen(vm->cmdline_extra), max_len - 1);
+	return -E2BIG;
 }
 
 static uint64_t low_ram_end(const struct vm *vm)

@@ -260,3 +260,85 @@ Test(vmm, metrics_fifo_without_reader)
 	close(rd);
 	vmm_metrics_close(&m);
 }
+
+static void put_drive(const char *id, const char *file, bool root, bool ro, struct api_result *res)
+{
+	struct api_request req = { .op = API_OP_PUT_DRIVE };
+
+	snprintf(req.u.drive.drive_id, sizeof(req.u.drive.drive_id), "%s", id);
+	snprintf(req.u.drive.path_on_host, CONFIG_PATH_MAX, "%s", path_in_dir(file));
+	req.u.drive.is_root_device = root;
+	req.u.drive.is_read_only = ro;
+	run(&req, res);
+}
+
+static void write_file(const char *name, size_t size)
+{
+	int fd = open(path_in_dir(name), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
+	close(fd);
+}
+
+/* PUT /drives opens the image as the device will, when the request arrives. */
+Test(vmm, drive_files_are_checked_on_arrival)
+{
+	struct api_result res;
+
+	put_drive("rootfs", "missing.img", true, false, &res);
+	cr_expect(!strncmp(res.fault, "Drive config error: drives.path_on_host: ", 41), "%s", res.fault);
+	cr_expect(strstr(res.fault, "missing.img: No such file or directory (os error 2)"), "%s", res.fault);
+	put_drive("rootfs", "", true, true, &res); /* the directory itself */
+	cr_expect(strstr(res.fault, "not a regular file or block device"), "%s", res.fault);
+	cr_assert_eq(mkfifo(path_in_dir("fifo"), 0600), 0);
+	put_drive("rootfs", "fifo", true, true, &res);
+	cr_expect(strstr(res.fault, "not a regular file or block device"), "%s", res.fault);
+	write_file("empty.img", 0);
+	put_drive("rootfs", "empty.img", true, false, &res);
+	cr_expect(strstr(res.fault, "drives.path_on_host"), "%s", res.fault);
+	write_file("tiny.img", 100);
+	put_drive("rootfs", "tiny.img", true, false, &res);
+	cr_expect(strstr(res.fault, "smaller than one sector"), "%s", res.fault);
+	cr_expect_eq(vmm.cfg.nr_drives, 0, "refused drives were kept");
+
+	write_file("root.img", 1 << 20);
+	write_file("data.img", 4096);
+	put_drive("rootfs", "root.img", true, true, &res);
+	cr_expect_eq(res.err, 0, "%s", res.fault);
+	put_drive("data", "data.img", false, false, &res);
+	cr_expect_eq(res.err, 0, "%s", res.fault);
+	put_drive("root2", "data.img", true, false, &res);
+	cr_expect(strstr(res.fault, "Drive config error: drives.is_root_device: a root block device already exists"),
+		  "%s", res.fault);
+	cr_assert_eq(vmm.cfg.nr_drives, 2);
+	cr_expect_str_eq(vmm.cfg.drives[0].drive_id, "rootfs");
+	cr_expect(vmm.cfg.drives[0].is_read_only);
+
+	struct api_request req = { .op = API_OP_PATCH_DRIVE };
+
+	snprintf(req.u.drive_patch.drive_id, sizeof(req.u.drive_patch.drive_id), "data");
+	snprintf(req.u.drive_patch.path_on_host, CONFIG_PATH_MAX, "%s", path_in_dir("root.img"));
+	run(&req, &res);
+	cr_expect_str_eq(res.fault, API_MSG_POST_BOOT_ONLY);
+	cr_expect(strstr(vmm.cfg.drives[1].path_on_host, "data.img"), "a refused PATCH changed the config");
+}
+
+/* The devices' part of the kernel command line: space-separated, bounded. */
+Test(vmm, cmdline_tokens_from_devices)
+{
+	static struct vm vm;
+	char big[LAYOUT_CMDLINE_MAX];
+
+	memset(&vm, 0, sizeof(vm));
+	cr_assert_eq(vm_cmdline_add(&vm, "root=/dev/vda"), 0);
+	cr_assert_eq(vm_cmdline_add(&vm, "%s", "rw"), 0);
+	cr_assert_eq(vm_cmdline_add(&vm, "virtio_mmio.device=4K@0x%llx:%u", 0xc0001000ULL, 5), 0);
+	cr_assert_str_eq(vm.cmdline_extra, "root=/dev/vda rw virtio_mmio.device=4K@0xc0001000:5");
+	memset(big, 'x', sizeof(big) - 20);
+	big[sizeof(big) - 20] = '\0';
+	cr_assert_eq(vm_cmdline_add(&vm, "%s", big), -E2BIG);
+	cr_assert_str_eq(vm.cmdline_extra, "root=/dev/vda rw virtio_mmio.device=4K@0xc0001000:5",
+			 "a token that does not fit leaves the line as it was");
+	cr_assert_eq(vm.cmdline_extra_len, strlen(vm.cmdline_extra));
+}

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,27 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason reason, const char *msg)
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "%s", msg);
 	if (write(vm->exit_evt, &one, sizeof(one)) < 0)
 		LOG_ERR("cannot signal VM exit: %s", strerror(errno));
+}
+
+int vm_cmdline_add(struct vm *vm, const char *fmt, ...)
+{
+	size_t len = vm->cmdline_extra_len, room = sizeof(vm->cmdline_extra) - len;
+	va_list ap;
+	int n;
+
+	if (len && room > 1) {
+		vm->cmdline_extra[len++] = ' ';
+		room--;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(vm->cmdline_extra + len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room) {
+		vm->cmdline_extra[vm->cmdline_extra_len] = '\0';
+		return -E2BIG;
+	}
+	vm->cmdline_extra_len = len + (size_t)n;
+	return 0;
 }
 
 /* Anonymous RAM with the 32-bit MMIO gap: [0, 3 GiB) low, the rest at 4 GiB. */
@@ -170,6 +192,10 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 	ret = legacy_devices_create(vm, err);
 	if (ret)
 		return ret;
+	ret = vm_drives_create(vm, cfg, err);
+	if (ret)
+		return ret;
+	vm_build_phase(vm, "devices created");
 	ret = boot_setup(vm, &cfg->boot_source, &boot, err);
 	if (ret)
 		return ret;
@@ -314,6 +340,8 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < vm->vcpus_created; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->vcpus_created = 0;
+	vm_virtio_destroy_all(vm);
+	vm_drives_destroy(vm);
 	legacy_devices_destroy(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

@@ -15,12 +15,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/boot/layout.h"
 #include "vmm/bus/bus.h"
 #include "vmm/compiler.h"
 #include "vmm/config/vm_config.h"
+#include "vmm/core/drives.h"
 #include "vmm/core/kvm_host.h"
 #include "vmm/core/legacy.h"
 #include "vmm/core/vcpu.h"
+#include "vmm/core/virtio_wiring.h"
 #include "vmm/mem/gmem.h"
 
 #define VM_ERR_MAX 512
@@ -52,6 +55,14 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct legacy_devices legacy;
+	struct vm_virtio_dev *virtio[VM_VIRTIO_MAX]; /* slot n: virtio-mmio device n */
+	unsigned int nr_virtio;
+	struct vm_drive *drives[CONFIG_MAX_DRIVES];  /* in config order (root first) */
+	unsigned int nr_drives;
+	/* What the devices add to the kernel command line (space-separated
+	 * tokens, appended after the user's boot_args). */
+	char cmdline_extra[LAYOUT_CMDLINE_MAX];
+	size_t cmdline_extra_len;
 	struct vcpu vcpus[CONFIG_MAX_VCPUS];
 	unsigned int nr_vcpus;       /* configured */
 	unsigned int vcpus_created;  /* how many vcpus[] hold a KVM vCPU */
@@ -80,6 +91,11 @@ void vm_resume(struct vm *vm);
 
 /* Stops every vCPU thread (they leave KVM_RUN and end); the VM ends next. */
 void vm_stop_vcpus(struct vm *vm);
+
+/* Appends one printf-formatted token to the devices' part of the kernel
+ * command line (during vm_build, before boot_setup writes it).  0, or -E2BIG
+ * when it does not fit. */
+int vm_cmdline_add(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3))) __must_check;
 
 /* Ends the VM for reason (thread-safe, first caller wins; msg may be NULL). */
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason, const char *msg);

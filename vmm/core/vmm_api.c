@@ -99,6 +99,40 @@ static void vmm_api_metrics(struct vmm *vmm, const struct api_metrics_config *mc
 		api_result_fail(res, r, "Metrics error: %s", err);
 }
 
+/* PUT /drives/{id}: the file is opened now, as the device will open it, so a
+ * missing or unwritable image fails this request rather than InstanceStart. */
+static void vmm_api_put_drive(struct vmm *vmm, const struct drive_config *d, struct api_result *res)
+{
+	char err[VM_ERR_MAX];
+	int r = vm_drive_check(d, "drives", err);
+
+	if (!r)
+		r = vm_config_drive_put(&vmm->cfg, d, "drives", err);
+	if (r)
+		api_result_fail(res, r, "Drive config error: %s", err);
+}
+
+/* PATCH /drives/{id}: a new backing file for the running drive. */
+static void vmm_api_patch_drive(struct vmm *vmm, const struct drive_patch *p, struct api_result *res)
+{
+	struct drive_config *d = vm_config_drive_find(&vmm->cfg, p->drive_id);
+	char err[VM_ERR_MAX];
+	int r;
+
+	if (!d) {
+		api_result_fail(res, -ENOENT, "Drive config error: drives: no drive '%s' in this VM", p->drive_id);
+		return;
+	}
+	if (!p->path_on_host[0])
+		return; /* rate_limiter: null, which changes nothing */
+	r = vm_drive_update(&vmm->vm, p->drive_id, p->path_on_host, err);
+	if (r) {
+		api_result_fail(res, r, "Drive update error: %s", err);
+		return;
+	}
+	snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", p->path_on_host);
+}
+
 static int vmm_copy_config(const struct vm_config *src, struct vm_config *dst)
 {
 	*dst = *src;
@@ -185,6 +219,12 @@ void vmm_api_handle(void *opaque, const struct api_request *req, struct api_resu
 		r = vmm_metrics_flush(&vmm->metrics, &vmm->vm);
 		if (r)
 			api_result_fail(res, r, "Metrics error: cannot write the metrics: %s", strerror(-r));
+		break;
+	case API_OP_PUT_DRIVE:
+		vmm_api_put_drive(vmm, &req->u.drive, res);
+		break;
+	case API_OP_PATCH_DRIVE:
+		vmm_api_patch_drive(vmm, &req->u.drive_patch, res);
 		break;
 	case API_OP_PAUSE:
 		vmm_api_pause(vmm, res);

@@ -1,7 +1,8 @@
 /*
  * The VMM thread's event loop: one epoll set for everything the VMM thread
  * owns (signals, API calls, the metrics period and, once a VM runs, its exit
- * requests and console input).  vCPU threads never block on any of these.
+ * requests, console input and the virtio queue notifications, whose device
+ * work runs here).  vCPU threads never block on any of these.
  */
 #include "vmm/core/vmm_loop.h"
 
@@ -16,11 +17,35 @@
 #include "vmm/api/api_channel.h"
 #include "vmm/log/log.h"
 
-int vmm_loop_add(struct vmm *vmm, int fd, enum vmm_source src)
+static int vmm_loop_add_tag(struct vmm *vmm, int fd, uint32_t tag)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = src };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
 
 	return epoll_ctl(vmm->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int vmm_loop_add(struct vmm *vmm, int fd, enum vmm_source src)
+{
+	return vmm_loop_add_tag(vmm, fd, VMM_SRC_TAG(src, 0, 0));
+}
+
+/* Every virtio queue's notify eventfd: device requests run on this thread. */
+static int vmm_loop_add_virtio(struct vmm *vmm)
+{
+	struct vm *vm = &vmm->vm;
+
+	_Static_assert(VM_VIRTIO_MAX <= 0xff && VIRTIO_MAX_QUEUES <= 0xff, "slot and queue fit the tag");
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		struct vm_virtio_dev *vd = vm->virtio[i];
+
+		for (unsigned int q = 0; q < vd->nr_queues; q++) {
+			int ret = vmm_loop_add_tag(vmm, vd->notify_fd[q], VMM_SRC_TAG(VMM_SRC_VIRTIO_QUEUE, i, q));
+
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
 }
 
 static void vmm_loop_del(struct vmm *vmm, int fd)
@@ -32,7 +57,8 @@ int vmm_loop_add_vm(struct vmm *vmm, char err[VM_ERR_MAX])
 {
 	struct vm *vm = &vmm->vm;
 	int ret = vmm_loop_add(vmm, vm->exit_evt, VMM_SRC_VM_EXIT) ?:
-		  vmm_loop_add(vmm, vm->legacy.serial_rx_evt, VMM_SRC_CONSOLE_DRAINED);
+		  vmm_loop_add(vmm, vm->legacy.serial_rx_evt, VMM_SRC_CONSOLE_DRAINED) ?:
+		  vmm_loop_add_virtio(vmm);
 
 	if (ret) {
 		snprintf(err, VM_ERR_MAX, "event loop: %s", strerror(-ret));
@@ -133,7 +159,9 @@ enum vm_exit_reason vmm_run(struct vmm *vmm)
 			break;
 		}
 		for (int i = 0; i < n && vmm->exit_reason == VM_EXIT_NONE; i++) {
-			switch ((enum vmm_source)evs[i].data.u32) {
+			uint32_t tag = evs[i].data.u32;
+
+			switch (VMM_SRC_OF(tag)) {
 			case VMM_SRC_SIGNAL:
 				vmm_loop_signal(vmm);
 				break;
@@ -151,6 +179,9 @@ enum vm_exit_reason vmm_run(struct vmm *vmm)
 				break;
 			case VMM_SRC_CONSOLE_DRAINED:
 				vmm_loop_console_drained(vmm);
+				break;
+			case VMM_SRC_VIRTIO_QUEUE:
+				vm_virtio_handle(&vmm->vm, VMM_SRC_ARG1(tag), VMM_SRC_ARG2(tag));
 				break;
 			}
 		}

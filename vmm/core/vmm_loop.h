@@ -12,7 +12,14 @@ enum vmm_source {
 	VMM_SRC_VM_EXIT,
 	VMM_SRC_CONSOLE,
 	VMM_SRC_CONSOLE_DRAINED,
+	VMM_SRC_VIRTIO_QUEUE, /* with the device's slot and queue index */
 };
+
+/* epoll data: the source in bits 0-7, then two 8-bit arguments. */
+#define VMM_SRC_TAG(src, a, b) ((uint32_t)(src) | ((uint32_t)(a) << 8) | ((uint32_t)(b) << 16))
+#define VMM_SRC_OF(tag)        ((enum vmm_source)((tag) & 0xff))
+#define VMM_SRC_ARG1(tag)      (((tag) >> 8) & 0xff)
+#define VMM_SRC_ARG2(tag)      (((tag) >> 16) & 0xff)
 
 int vmm_loop_add(struct vmm *vmm, int fd, enum vmm_source src) __must_check;
 

@@ -105,6 +105,93 @@ static int vmm_metrics_uart(struct vmm_metrics *m, struct vm *vm, cJSON *obj)
 	return r;
 }
 
+/* Firecracker's "block_<drive_id>" objects and their sum "block". */
+struct vmm_block_delta {
+	uint64_t activate_fails, event_fails, execute_fails, invalid_reqs_count, flush_count,
+		queue_event_count, update_count, update_fails, read_bytes, write_bytes, read_count,
+		write_count;
+};
+
+static int vmm_metrics_block_obj(cJSON *obj, const char *name, const struct vmm_block_delta *d)
+{
+	cJSON *o = cJSON_AddObjectToObject(obj, name);
+
+	if (!o)
+		return -ENOMEM;
+	return vmm_metrics_add(o, "activate_fails", d->activate_fails) ?:
+	       vmm_metrics_add(o, "event_fails", d->event_fails) ?:
+	       vmm_metrics_add(o, "execute_fails", d->execute_fails) ?:
+	       vmm_metrics_add(o, "invalid_reqs_count", d->invalid_reqs_count) ?:
+	       vmm_metrics_add(o, "flush_count", d->flush_count) ?:
+	       vmm_metrics_add(o, "queue_event_count", d->queue_event_count) ?:
+	       vmm_metrics_add(o, "update_count", d->update_count) ?:
+	       vmm_metrics_add(o, "update_fails", d->update_fails) ?:
+	       vmm_metrics_add(o, "read_bytes", d->read_bytes) ?:
+	       vmm_metrics_add(o, "write_bytes", d->write_bytes) ?:
+	       vmm_metrics_add(o, "read_count", d->read_count) ?:
+	       vmm_metrics_add(o, "write_count", d->write_count);
+}
+
+/* One drive's counters since the previous line; remembers what it reported. */
+static void vmm_block_take(struct vm_drive *d, struct vmm_block_delta *out)
+{
+	struct blk_metrics now, *last = &d->last;
+	struct vmmio_metrics t;
+	uint64_t events = d->vdev ? d->vdev->queue_events : 0;
+
+	blk_metrics_get(&d->blk, &now);
+	memset(&t, 0, sizeof(t));
+	if (d->vdev && d->vdev->transport_ready)
+		vmmio_metrics_get(&d->vdev->transport, &t);
+	*out = (struct vmm_block_delta){
+		.activate_fails = t.activate_failed - d->last_activate_fails,
+		.event_fails = now.queue_errors - last->queue_errors,
+		.execute_fails = (now.io_errors - now.invalid) - (last->io_errors - last->invalid),
+		.invalid_reqs_count = now.invalid - last->invalid,
+		.flush_count = now.flush_count - last->flush_count,
+		.queue_event_count = events - d->last_queue_events,
+		.update_count = d->update_count - d->last_updates,
+		.update_fails = d->update_fails - d->last_update_fails,
+		.read_bytes = now.read_bytes - last->read_bytes,
+		.write_bytes = now.write_bytes - last->write_bytes,
+		.read_count = now.read_count - last->read_count,
+		.write_count = now.write_count - last->write_count,
+	};
+	*last = now;
+	d->last_activate_fails = t.activate_failed;
+	d->last_queue_events = events;
+	d->last_updates = d->update_count;
+	d->last_update_fails = d->update_fails;
+}
+
+static int vmm_metrics_block(struct vm *vm, cJSON *obj)
+{
+	struct vmm_block_delta sum = { 0 }, d;
+	char name[16 + CONFIG_ID_MAX];
+	int r;
+
+	for (unsigned int i = 0; vm && i < vm->nr_drives; i++) {
+		vmm_block_take(vm->drives[i], &d);
+		snprintf(name, sizeof(name), "block_%s", vm->drives[i]->cfg.drive_id);
+		r = vmm_metrics_block_obj(obj, name, &d);
+		if (r)
+			return r;
+		sum.activate_fails += d.activate_fails;
+		sum.event_fails += d.event_fails;
+		sum.execute_fails += d.execute_fails;
+		sum.invalid_reqs_count += d.invalid_reqs_count;
+		sum.flush_count += d.flush_count;
+		sum.queue_event_count += d.queue_event_count;
+		sum.update_count += d.update_count;
+		sum.update_fails += d.update_fails;
+		sum.read_bytes += d.read_bytes;
+		sum.write_bytes += d.write_bytes;
+		sum.read_count += d.read_count;
+		sum.write_count += d.write_count;
+	}
+	return vmm_metrics_block_obj(obj, "block", &sum);
+}
+
 static int vmm_metrics_build(struct vmm_metrics *m, struct vm *vm, cJSON *obj)
 {
 	cJSON *api, *self;
@@ -114,7 +201,7 @@ static int vmm_metrics_build(struct vmm_metrics *m, struct vm *vm, cJSON *obj)
 	    vmm_metrics_add(api, "process_startup_time_us", m->startup_us) ||
 	    vmm_metrics_add(api, "process_startup_time_cpu_us", m->startup_cpu_us) ||
 	    api_counters_take_json(&m->api, obj) || vmm_metrics_vcpu(m, vm, obj) ||
-	    vmm_metrics_uart(m, vm, obj))
+	    vmm_metrics_uart(m, vm, obj) || vmm_metrics_block(vm, obj))
 		return -ENOMEM;
 	self = cJSON_AddObjectToObject(obj, "metrics");
 	if (!self || vmm_metrics_add(self, "lines_dropped", m->lines_dropped))

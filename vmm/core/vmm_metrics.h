@@ -8,7 +8,12 @@
  *    "<res>_fails": n, ...}, "put_api_requests": {...}, "patch_api_requests":
  *    {...}, "invalid_method_count": n, "vcpu": {"exit_io_in": n, ...},
  *    "uart": {"write_count": n, "missed_write_count": n, "read_count": n,
- *    "missed_read_count": n, "overrun_count": n}, "metrics": {"lines_dropped": n}}
+ *    "missed_read_count": n, "overrun_count": n}, "block_<drive_id>": {
+ *    "activate_fails": n, "event_fails": n, "execute_fails": n,
+ *    "invalid_reqs_count": n, "flush_count": n, "queue_event_count": n,
+ *    "update_count": n, "update_fails": n, "read_bytes": n, "write_bytes": n,
+ *    "read_count": n, "write_count": n} per drive, "block": {their sum},
+ *    "metrics": {"lines_dropped": n}}
  *
  * The struct lives in the VMM object; the API thread only bumps api (atomics).
  * The sink is non-blocking: a FIFO nobody reads drops lines (counted), it never
