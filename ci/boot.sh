@@ -4,9 +4,9 @@
 # and kiln's init agent (guest-images/rootfs).  Leave the shell with `exit`
 # or `reboot`; kiln then exits 0.
 #
-# Until kiln has virtio-blk, the rootfs is handed over as an initramfs
-# (rootfs.cpio, the same tree as rootfs.ext4).  Extra kiln flags pass through:
-#   ci/boot.sh --level Debug
+# The rootfs is the root drive (virtio-blk, read-write): a copy of the cached
+# image under the build directory, made anew each boot.  Extra kiln flags pass
+# through:  ci/boot.sh --level Debug
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KILN_BUILD=${KILN_BUILD:-$PWD/build}
@@ -17,13 +17,17 @@ bash ci/build.sh >&2
 bash guest-images/build.sh kernel rootfs >&2
 
 cfg=$KILN_BUILD/default-vm.json
+disk=$KILN_BUILD/default-rootfs.ext4
+cp "$images/rootfs/rootfs.ext4" "$disk"
 cat > "$cfg" <<JSON
 {
   "boot-source": {
     "kernel_image_path": "$images/kernel/vmlinux",
-    "initrd_path": "$images/rootfs/rootfs.cpio",
-    "boot_args": "console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.dumbkbd rdinit=/sbin/init kiln.agent=shell"
+    "boot_args": "console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.dumbkbd kiln.agent=shell"
   },
+  "drives": [
+    { "drive_id": "rootfs", "path_on_host": "$disk", "is_root_device": true, "is_read_only": false }
+  ],
   "machine-config": { "vcpu_count": 2, "mem_size_mib": 256 }
 }
 JSON

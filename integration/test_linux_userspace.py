@@ -4,6 +4,7 @@ Needs a host where Linux user space can run: hardware KVM, or PVM with our
 kernel's PVM syscall fix-up.  Elsewhere every test here reports itself as NOT
 RUNNABLE, loudly, as a skip, never as a pass."""
 import re
+import shutil
 
 import pytest
 
@@ -13,6 +14,7 @@ from linux_images import (INITRAMFS, KERNEL_DIR, LINUX_ARGS, LINUX_TIMEOUT, IMAG
 
 pytestmark = [pytest.mark.linux, pytest.mark.userspace]
 ROOTFS_CPIO = IMAGES / "rootfs" / "rootfs.cpio"
+ROOTFS_EXT4 = IMAGES / "rootfs" / "rootfs.ext4"
 
 
 @pytest.fixture
@@ -45,6 +47,25 @@ def test_rootfs_agent_checks_cpus_memory_cmdline(kiln, workdir, userspace):
     assert r.wait_exit(120) == 0
 
 
-def test_root_on_virtio_blk(userspace):
-    loud("NOT RUNNABLE yet: root on virtio-blk needs kiln's virtio-blk device (devices issue)")
-    pytest.skip("NOT RUNNABLE (loud): kiln has no virtio-blk yet")
+def test_root_on_virtio_blk_survives_reboot(kiln, workdir, userspace):
+    """The ext4 rootfs as the root drive (read-write): the agent's checks run
+    from it, and what one boot writes the next boot reads."""
+    disk = workdir / "rootfs.ext4"
+    shutil.copyfile(need(ROOTFS_EXT4), disk)
+    drives = {"drives": [{"drive_id": "rootfs", "path_on_host": str(disk), "is_root_device": True,
+                          "is_read_only": False}]}
+
+    def boot(checks):
+        args = f"{LINUX_ARGS} kiln.agent=checks kiln.check={checks}"
+        cfg = write_config(workdir, need(KERNEL_DIR / "vmlinux"), boot_args=args, vcpus=1, mem_mib=256,
+                           extra=drives)
+        r = kiln("--config-file", str(cfg), "--no-api")
+        m = r.wait_for(r"KILN-CHECK-DONE pass=(\d+) fail=(\d+)", LINUX_TIMEOUT)
+        assert m.group(2) == "0", r.console()[-3000:]
+        assert r.wait_exit(120) == 0
+        return r.console()
+
+    out = boot("cmdline:root=/dev/vda,writefile:/root/kiln-marker")
+    assert "root=/dev/vda rw" in out
+    out = boot("readfile:/root/kiln-marker")
+    assert re.search(r"KILN-CHECK readfile PASS", out), out[-3000:]

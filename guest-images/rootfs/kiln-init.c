@@ -240,6 +240,35 @@ static int check_cmdline(const char *arg, char *detail, size_t len)
 	return !*arg || strstr(buf, arg) != NULL;
 }
 
+/* Persistence across reboots: writefile:PATH leaves a marker on the root
+ * filesystem (synced), readfile:PATH finds it on the next boot. */
+#define MARKER_TEXT "kiln-marker 1"
+#define MARKER MARKER_TEXT "\n"
+
+static int check_writefile(const char *arg, char *detail, size_t len)
+{
+	int fd = open(*arg ? arg : "/kiln-marker", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int ok = fd >= 0 && write(fd, MARKER, strlen(MARKER)) == (ssize_t)strlen(MARKER) && fsync(fd) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	snprintf(detail, len, "%s", ok ? "written" : strerror(errno));
+	return ok;
+}
+
+static int check_readfile(const char *arg, char *detail, size_t len)
+{
+	char buf[64];
+
+	if (file_read(*arg ? arg : "/kiln-marker", buf, sizeof(buf)) < 0) {
+		snprintf(detail, len, "cannot read: %s", strerror(errno));
+		return 0;
+	}
+	/* file_read drops the trailing newline */
+	snprintf(detail, len, "%s", strcmp(buf, MARKER_TEXT) ? "wrong content" : "marker found");
+	return !strcmp(buf, MARKER_TEXT);
+}
+
 static int check_blk(const char *arg, char *detail, size_t len)
 {
 	char path[128], buf[64];
@@ -334,6 +363,8 @@ static const struct check check_table[] = {
 	{ "mem", check_mem },         /* MemTotal; arg: minimum MiB */
 	{ "cmdline", check_cmdline }, /* /proc/cmdline; arg: a substring it must hold */
 	{ "blk", check_blk },         /* /sys/block/<arg|vda> size */
+	{ "writefile", check_writefile }, /* arg: path; writes a marker and fsyncs */
+	{ "readfile", check_readfile },   /* arg: path; the marker must be there */
 	{ "net", check_net },         /* /sys/class/net/<arg|eth0> MAC address */
 	{ "vsock", check_vsock },     /* local CID; arg: expected CID */
 	{ "rng", check_rng },         /* reads /dev/hwrng */
