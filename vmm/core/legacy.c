@@ -49,7 +49,9 @@ static void legacy_i8042_reset(void *opaque)
 {
 	struct vm *vm = opaque;
 
-	LOG_INFO("guest reset through the i8042");
+	/* Linux pulses the reset line up to ten times; say it once. */
+	if (atomic_load(&vm->exit_reason) == VM_EXIT_NONE)
+		LOG_INFO("guest reset through the i8042");
 	vm_request_exit(vm, VM_EXIT_GUEST_RESET, NULL);
 }
 
