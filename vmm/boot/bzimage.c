@@ -98,6 +98,10 @@ int bzimage_load(const struct gmem *mem, const uint8_t *image, size_t size,
 	if (pm_size <= BZIMAGE_ENTRY64_OFFSET)
 		return loader_fail(err, -EINVAL, "bzImage protected-mode code ends before its 64-bit entry");
 
+	/* Every 2.10+ kernel needs room to decompress; 0 would make kernel_end point
+	 * at an empty area wherever pref_address says, e.g. past the end of RAM. */
+	if (!hdr.init_size)
+		return loader_fail(err, -EINVAL, "bzImage init_size is 0");
 	rc = bzimage_runtime(&hdr, load, &run, err);
 	if (rc)
 		return rc;

@@ -49,6 +49,8 @@ int pvh_info_write(const struct gmem *mem, uint64_t addr, const struct boot_info
 	rc = boot_info_args_check(mem, args);
 	if (rc)
 		return rc;
+	if (boot_info_args_overlap(args, addr, PVH_PAGE))
+		return -EINVAL;
 	n = e820_build(mem, map, E820_MAX_ENTRIES);
 	if (n < 0)
 		return n;

@@ -208,3 +208,16 @@ Test(bzimage, failure_writes_nothing)
 	for (size_t i = 0; i < 0x1000; i++)
 		cr_assert_eq(tm.low[LAYOUT_KERNEL_LOAD + i], 0xcc);
 }
+
+/* Found by fuzz_kernel_loader (fuzz/regressions/kernel_loader/bzimage-init-size-0):
+ * with init_size 0 the empty init area at pref_address (here the first byte of
+ * the high region) passed the RAM check and became kernel_end, a byte that is
+ * not RAM below it. */
+Test(bzimage, zero_init_size)
+{
+	test_mem_fini(&tm);
+	test_mem_init(&tm, 64 * MiB, 2 * MiB);
+	tbz_init(&bz, 4, 0x1000, 0);
+	tbz_hdr(&bz)->pref_address = TEST_HIGH_GPA;
+	expect_fail(-EINVAL, "init_size is 0");
+}

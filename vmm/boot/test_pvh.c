@@ -137,3 +137,18 @@ Test(pvh, bad_args)
 	cr_expect_eq(pvh_info_write(&tm.mem, LAYOUT_PVH_INFO, NULL), -EINVAL);
 	cr_expect_eq(pvh_info_write(NULL, LAYOUT_PVH_INFO, &args), -EINVAL);
 }
+
+/* Found by fuzz_kernel_loader: the start info page must not land on the
+ * command line or the initrd it points to (see zeropage.h). */
+Test(pvh, refuses_to_overlap_cmdline_or_initrd)
+{
+	cr_expect_eq(pvh_info_write(&tm.mem, LAYOUT_CMDLINE, &args), -EINVAL, "on the cmdline");
+	cr_expect_eq(pvh_info_write(&tm.mem, LAYOUT_CMDLINE - 0x1000 + 8, &args), -EINVAL,
+		     "tail on the cmdline");
+	cr_expect_eq(tm.low[LAYOUT_CMDLINE + args.cmdline_len], 0, "NUL intact");
+	cr_expect_eq(pvh_info_write(&tm.mem, args.initrd_addr + args.initrd_size - 8, &args), -EINVAL,
+		     "on the initrd");
+	cr_expect_eq(pvh_info_write(&tm.mem, LAYOUT_CMDLINE - 0x1000, &args), 0, "just below the cmdline");
+	cr_expect_eq(pvh_info_write(&tm.mem, args.initrd_addr + args.initrd_size, &args), 0,
+		     "just past the initrd");
+}

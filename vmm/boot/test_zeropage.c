@@ -190,3 +190,26 @@ Test(zeropage, page_outside_ram)
 	cr_expect_eq(zeropage_write(&tm.mem, 64 * MiB - 0x800, &args), -EFAULT);
 	cr_expect_eq(zeropage_write(&tm.mem, 1 * GiB, &args), -EFAULT);
 }
+
+/* Found by fuzz_kernel_loader (fuzz/regressions/kernel_loader/zeropage-over-cmdline):
+ * a zero page written over the command line destroyed the NUL that
+ * boot_info_args_check had just verified.  Touching ranges are still fine. */
+Test(zeropage, refuses_to_overlap_cmdline_or_initrd)
+{
+	const uint64_t zp = sizeof(struct boot_params);
+
+	cr_expect_eq(zeropage_write(&tm.mem, LAYOUT_CMDLINE, &args), -EINVAL, "on the cmdline");
+	cr_expect_eq(zeropage_write(&tm.mem, LAYOUT_CMDLINE + args.cmdline_len, &args), -EINVAL,
+		     "on the cmdline's NUL");
+	cr_expect_eq(zeropage_write(&tm.mem, LAYOUT_CMDLINE - zp + 1, &args), -EINVAL,
+		     "last byte on the cmdline");
+	cr_expect_eq(tm.low[LAYOUT_CMDLINE + args.cmdline_len], 0, "NUL intact");
+	cr_expect_eq(zeropage_write(&tm.mem, args.initrd_addr + args.initrd_size - 1, &args), -EINVAL,
+		     "on the initrd's last byte");
+	cr_expect_eq(zeropage_write(&tm.mem, args.initrd_addr - zp + 1, &args), -EINVAL,
+		     "on the initrd's first byte");
+	cr_expect_eq(zeropage_write(&tm.mem, LAYOUT_CMDLINE - zp, &args), 0, "just below the cmdline");
+	cr_expect_eq(zeropage_write(&tm.mem, LAYOUT_CMDLINE + args.cmdline_len + 1, &args), 0,
+		     "just past the NUL");
+	cr_expect_eq(zeropage_write(&tm.mem, args.initrd_addr - zp, &args), 0, "just below the initrd");
+}

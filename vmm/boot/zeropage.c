@@ -35,6 +35,16 @@ int boot_info_args_check(const struct gmem *mem, const struct boot_info_args *ar
 	return 0;
 }
 
+int boot_info_args_overlap(const struct boot_info_args *args, uint64_t addr, uint64_t len)
+{
+	/* Callers checked [addr, addr + len) and the args' ranges: nothing wraps. */
+	if (args->cmdline_addr && addr < args->cmdline_addr + args->cmdline_len + 1 &&
+	    args->cmdline_addr < addr + len)
+		return 1;
+	return args->initrd_size && addr < args->initrd_addr + args->initrd_size &&
+	       args->initrd_addr < addr + len;
+}
+
 /* What the kernel's own header says it accepts (bzImage only). */
 static int zeropage_check_kernel(uint64_t addr, const struct boot_info_args *args,
 				 const struct setup_header *hdr)
@@ -64,6 +74,8 @@ int zeropage_write(const struct gmem *mem, uint64_t addr, const struct boot_info
 		return rc;
 	if (!gmem_range_ok(mem, addr, sizeof(bp)))
 		return -EFAULT;
+	if (boot_info_args_overlap(args, addr, sizeof(bp)))
+		return -EINVAL;
 	memset(&bp, 0, sizeof(bp));
 	if (args->setup_header) {
 		rc = zeropage_check_kernel(addr, args, args->setup_header);

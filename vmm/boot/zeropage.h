@@ -26,6 +26,13 @@ struct boot_info_args {
 int boot_info_args_check(const struct gmem *mem, const struct boot_info_args *args) __must_check;
 
 /*
+ * True when [addr, addr + len) overlaps the command line (with its NUL) or the
+ * initrd of args, already checked by boot_info_args_check.  Both writers refuse
+ * (-EINVAL) to put their structure there: it would overwrite what was checked.
+ */
+int boot_info_args_overlap(const struct boot_info_args *args, uint64_t addr, uint64_t len);
+
+/*
  * Writes a struct boot_params at addr: the bzImage's setup header when given
  * (otherwise a minimal one: boot_flag 0xaa55, header "HdrS", version 2.10,
  * kernel_alignment 16 MiB), type_of_loader 0xff, LOADED_HIGH|CAN_USE_HEAP flags,
@@ -33,7 +40,8 @@ int boot_info_args_check(const struct gmem *mem, const struct boot_info_args *ar
  * map from e820_build.  With a bzImage header it also refuses (-EINVAL) a command
  * line longer than the kernel's cmdline_size, and an initrd above
  * initrd_addr_max or a command line above 4 GiB when the kernel lacks
- * XLF_CAN_BE_LOADED_ABOVE_4G.  0, -EINVAL, or -EFAULT when addr is not RAM.
+ * XLF_CAN_BE_LOADED_ABOVE_4G, and a zero page overlapping the command line or
+ * the initrd.  0, -EINVAL, or -EFAULT when addr is not RAM.
  */
 int zeropage_write(const struct gmem *mem, uint64_t addr, const struct boot_info_args *args) __must_check;
 
@@ -42,8 +50,8 @@ int zeropage_write(const struct gmem *mem, uint64_t addr, const struct boot_info
  * the module list (one entry: the initrd, when present) and the memory map (from
  * e820_build, as hvm_memmap_table_entry).  All must fit in one 4 KiB page.
  * Layouts in vmm/boot/pvh.h.  addr must be 8-byte aligned and the page must end
- * at or below 4 GiB (ebx is 32 bits at the PVH entry): -EINVAL; -EFAULT when
- * the page is not guest RAM.
+ * at or below 4 GiB (ebx is 32 bits at the PVH entry), and must not overlap the
+ * command line or the initrd: -EINVAL; -EFAULT when the page is not guest RAM.
  */
 int pvh_info_write(const struct gmem *mem, uint64_t addr, const struct boot_info_args *args) __must_check;
 
