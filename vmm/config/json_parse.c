@@ -40,8 +40,42 @@ static int json_pos_err(const char *text, size_t off, const char *why, char err[
 	return -EINVAL;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), or 0 when it is not one. */
+static size_t json_utf8_seq(const unsigned char *p, size_t left)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (left < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 /*
- * Raw control characters are not JSON (cJSON skips them as blanks and keeps
+ * JSON text is UTF-8 (RFC 8259); anything else would come back out of GET
+ * /vm/config as invalid JSON.  Raw control characters are not JSON (cJSON skips them as blanks and keeps
  * them in strings), and "\u0000" would make cJSON cut the C string short.
  */
 static int json_text_check(const char *text, size_t len, char err[JSON_ERR_MAX])
@@ -52,6 +86,14 @@ static int json_text_check(const char *text, size_t len, char err[JSON_ERR_MAX])
 	for (i = 0; i < len; i++) {
 		unsigned char c = text[i];
 
+		if (c >= 0x80) {
+			size_t n = json_utf8_seq((const unsigned char *)text + i, len - i);
+
+			if (!n)
+				return json_pos_err(text, i, "invalid UTF-8", err);
+			i += n - 1;
+			continue;
+		}
 		if (!in_str) {
 			if (c == '"')
 				in_str = true;

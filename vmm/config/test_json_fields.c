@@ -43,6 +43,18 @@ Test(json_parse, accepts_valid_documents)
 	cJSON_Delete(doc_parse("7"));
 }
 
+Test(json_parse, utf8_only)
+{
+	/* Well-formed multi-byte text is fine: é, €, U+1F600. */
+	cJSON_Delete(doc_parse("{\"a\": \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}"));
+	parse_fails("{\"a\": \"\xff\"}", "invalid UTF-8");              /* never valid */
+	parse_fails("{\"a\": \"\xc0\xaf\"}", "invalid UTF-8");          /* overlong '/' */
+	parse_fails("{\"a\": \"\xed\xa0\x80\"}", "invalid UTF-8");     /* a surrogate */
+	parse_fails("{\"a\": \"\xf4\x90\x80\x80\"}", "invalid UTF-8"); /* above U+10FFFF */
+	parse_fails("{\"a\": \"\xe2\x82\"}", "invalid UTF-8");          /* truncated */
+	parse_fails("{\"\x80\": 1}", "invalid UTF-8");                     /* in a key */
+}
+
 Test(json_parse, reads_only_len_bytes)
 {
 	const char buf[] = { '{', '"', 'a', '"', ':', '1', '}', 'X', 'Y' };
