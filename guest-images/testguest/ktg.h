@@ -65,6 +65,9 @@ void syscall_user_fault(const struct exc_frame *f) __attribute__((noreturn));
 /* virtio.c: probes the virtio_mmio.device= devices, drives block devices. */
 void virtio_report(const char *cmdline);
 
+/* hostile.c: hostile=<iterations> seed=<n> hostile_dev=<index>, see README.md. */
+void hostile_run(const char *cmdline);
+
 /* main.c */
 void ktg_main(uint32_t start_info) __attribute__((noreturn)); /* from head.S */
 void ktg_exit_reset(void) __attribute__((noreturn));

@@ -135,6 +135,8 @@ void ktg_main(uint32_t start_info)
 	mmio_write8(LAYOUT_BOOT_TIMER, BOOT_TIMER_MAGIC);
 	ktg_printf("KTG: boot-timer poked\n");
 
+	hostile_run(cmdline); /* only with hostile=<iterations> */
+
 	if (cmdline_is(cmdline, "virtio", "1"))
 		virtio_report(cmdline);
 
