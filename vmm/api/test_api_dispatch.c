@@ -95,7 +95,7 @@ Test(api, bad_json)
 		{ "string body", "PUT", "/actions", "\"InstanceStart\"", 400, "actions" },
 		{ "null body", "PUT", "/logger", "null", 400, "logger" },
 		{ "number body", "PATCH", "/machine-config", "42", 400, "machine-config" },
-		{ "invalid utf8 is kept out of the message", "PUT", "/actions", "{\"action_type\": \"\xff\xfe\"}", 400, "action_type" },
+		{ "invalid utf8 is kept out of the message", "PUT", "/actions", "{\"action_type\": \"\xff\xfe\"}", 400, "invalid UTF-8" },
 	};
 	run_refused(cases, ARRAY_SIZE(cases));
 }
