@@ -10,7 +10,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 ki_need_pkgs build-essential libc6-dev python3 cpio
 
-KEY=$(ki_key "$HERE/build.sh" "$KI_DIR/lib.sh" "$HERE/init.c" "$HERE/mkcpio.py" "$KI_DIR/common/boot_timer.h" \
+KEY=$(ki_key "$HERE/build.sh" "$KI_DIR/lib.sh" "$HERE/init.c" "$HERE/mkcpio.py" "$KI_DIR/common/boot_timer.h" "$KI_DIR/common/console.h" \
 	"$(gcc --version | head -n1)" "libc6-dev=$(ki_pkg_version libc6-dev)")
 OUT=initramfs.cpio
 

@@ -12,25 +12,16 @@
 #include <unistd.h>
 
 #include "boot_timer.h"
+#include "console.h"
 
 #define TAG "kiln-initramfs: "
 
-/* The kernel gives init /dev/console as fds 0-2 when the archive has the node. */
+/* Without a /dev/console node in the archive, devtmpfs provides one. */
 static void console_ensure(void)
 {
-	int fd;
-
-	if (fcntl(1, F_GETFD) >= 0)
-		return;
-	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-	fd = open("/dev/console", O_RDWR | O_NOCTTY);
-	if (fd < 0)
-		return;
-	dup2(fd, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	if (fd > 2)
-		close(fd);
+	if (fcntl(1, F_GETFD) < 0)
+		mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	console_attach();
 }
 
 int main(void)

@@ -18,7 +18,7 @@ ki_need_pkgs build-essential libc6-dev busybox-static e2fsprogs
 [ "$(id -u)" -eq 0 ] || ki_die "run as root: the image's files must be owned by root"
 case $SIZE_MB in '' | *[!0-9]*) ki_die "KILN_ROOTFS_MB must be a number of MiB, got '$SIZE_MB'" ;; esac
 
-KEY=$(ki_key "$HERE/build.sh" "$KI_DIR/lib.sh" "$HERE/kiln-init.c" "$KI_DIR/common/boot_timer.h" "size=$SIZE_MB" \
+KEY=$(ki_key "$HERE/build.sh" "$KI_DIR/lib.sh" "$HERE/kiln-init.c" "$KI_DIR/common/boot_timer.h" "$KI_DIR/common/console.h" "size=$SIZE_MB" \
 	"busybox-static=$(ki_pkg_version busybox-static)" "e2fsprogs=$(ki_pkg_version e2fsprogs)" \
 	"$(gcc --version | head -n1)" "libc6-dev=$(ki_pkg_version libc6-dev)")
 

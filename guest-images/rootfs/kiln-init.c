@@ -31,6 +31,7 @@
 #include <linux/vm_sockets.h>
 
 #include "boot_timer.h"
+#include "console.h"
 
 /* Overridable so the host-side test can feed a command line of its own. */
 #ifndef CMDLINE_PATH
@@ -79,23 +80,6 @@ static int file_read(const char *path, char *buf, size_t size)
 }
 
 /* --- boot ------------------------------------------------------------------ */
-
-/* The kernel hands init /dev/console as fds 0-2 when it can open it. */
-static void console_ensure(void)
-{
-	int fd;
-
-	if (fcntl(1, F_GETFD) >= 0)
-		return;
-	fd = open("/dev/console", O_RDWR | O_NOCTTY);
-	if (fd < 0)
-		return;
-	dup2(fd, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	if (fd > 2)
-		close(fd);
-}
 
 static void fs_mount(const char *src, const char *dir, const char *type, unsigned long flags,
 		     const char *opts)
@@ -489,13 +473,13 @@ int main(void)
 	char cmdline[CMDLINE_MAX] = "", agent[AGENT_MAX] = "shell";
 	int timer = boot_timer_poke(); /* first: the VMM measures boot up to here */
 
-	console_ensure();
+	console_attach();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (timer)
 		say("boot timer not written (/dev/mem: %s); carrying on", strerror(-timer));
 	signals_install();
 	fs_mount_all();
-	console_ensure(); /* now that devtmpfs is there, if the kernel had no console for us */
+	console_attach(); /* now that devtmpfs is there, if the kernel had no console for us */
 	say("ready");
 
 	if (file_read(CMDLINE_PATH, cmdline, sizeof(cmdline)) < 0)
