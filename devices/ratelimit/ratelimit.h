@@ -14,6 +14,18 @@
  * throttled queue until the VMM loop sees the timerfd (ratelimit_timer_event)
  * and the device tries again.  A size of 0 means no bucket (unlimited).
  *
+ * Refinements of Firecracker's semantics (same names and contract):
+ *  - A bucket is all-or-nothing: a refused consume takes nothing, not even
+ *    the one_time_burst (Firecracker spends the burst first even on refusal).
+ *  - Integer arithmetic, no float: see devices/ratelimit/rl_bucket.h.  An
+ *    over-sized request owes the exact excess (debt), repaid by refill before
+ *    the budget grows; the timer is armed for the time that takes.
+ *  - A plain refusal arms the timer for the time until the refused request
+ *    would fit, clamped to [RL_TIMER_MIN_MS, RL_TIMER_MAX_MS] (Firecracker
+ *    always waits 100 ms): the device retries sooner when it can, and no
+ *    later than Firecracker would.
+ *  - Time spent with a full bucket earns nothing (the bucket is full).
+ *
  * Time comes from now_ns (CLOCK_MONOTONIC by default) so unit tests drive
  * the arithmetic with a fake clock.  Not thread-safe: the owning device
  * serialises calls (everything runs on the VMM thread).
@@ -56,12 +68,22 @@ struct ratelimit {
 	uint64_t throttled_count; /* consumes refused (metrics) */
 };
 
-/* An empty ratelimit_config: both buckets absent. */
+/* Timer bounds for a refused consume (see above). */
+#define RL_TIMER_MIN_MS 1
+#define RL_TIMER_MAX_MS 100
+
+/* An empty ratelimit_config (or NULL): both buckets absent. */
 bool ratelimit_config_is_unlimited(const struct ratelimit_config *cfg);
 
-/* 0, or -EINVAL (size > 0 with refill_time_ms 0, or a refill rate whose
- * arithmetic would overflow) or -errno from timerfd_create.  now_ns NULL:
- * CLOCK_MONOTONIC.  An unlimited config creates no timerfd. */
+/* What ratelimit_init/update would refuse, without creating anything (for
+ * the API to answer 400 early): 0, or -EINVAL for a bucket with size > 0 and
+ * refill_time_ms 0 or above UINT64_MAX / 1000000 (its refill time in ns must
+ * fit in 64 bits).  Any size up to UINT64_MAX is fine.  NULL is fine. */
+int ratelimit_config_check(const struct ratelimit_config *cfg) __must_check;
+
+/* 0, or -EINVAL (ratelimit_config_check) or -errno from timerfd_create.
+ * cfg NULL: unlimited.  now_ns NULL: CLOCK_MONOTONIC.  An unlimited config
+ * creates no timerfd.  On error rl is left destroyed (timer_fd -1). */
 int ratelimit_init(struct ratelimit *rl, const struct ratelimit_config *cfg, uint64_t (*now_ns)(void))
 	__must_check;
 void ratelimit_destroy(struct ratelimit *rl);
@@ -72,7 +94,9 @@ void ratelimit_destroy(struct ratelimit *rl);
 bool ratelimit_consume(struct ratelimit *rl, uint64_t tokens, enum rl_token_type type);
 
 /* Gives back tokens taken by a consume whose request could not go on after
- * all (e.g. the other bucket refused it), up to the bucket's size. */
+ * all (e.g. the other bucket refused it), in the reverse order consume took
+ * them: a debt first, then the budget up to the bucket's size, then the
+ * one_time_burst up to its configured value; any excess is dropped. */
 void ratelimit_replenish(struct ratelimit *rl, uint64_t tokens, enum rl_token_type type);
 
 static inline bool ratelimit_blocked(const struct ratelimit *rl)
@@ -91,7 +115,22 @@ static inline int ratelimit_fd(const struct ratelimit *rl)
 void ratelimit_timer_event(struct ratelimit *rl);
 
 /* PATCH: new bucket configs; each bucket starts full again, as Firecracker
- * does.  Creates the timerfd if the limiter was unlimited.  0 or -errno. */
+ * does, and the limiter is unblocked (timer disarmed).  Creates the timerfd
+ * if the limiter had none (the device must then watch ratelimit_fd() anew);
+ * once created the timerfd stays until destroy, even if cfg is unlimited.
+ * cfg NULL: unlimited.  0, or -EINVAL / -errno with nothing changed. */
 int ratelimit_update(struct ratelimit *rl, const struct ratelimit_config *cfg) __must_check;
+
+/* Snapshot restore: takes the saved bucket states (rl->bw and rl->ops as
+ * they were saved; plain data, copy them as they are) after checking them
+ * (configs as ratelimit_config_check, budget <= size, burst_left <=
+ * one_time_burst, an absent bucket all zero): 0, or -EINVAL / -errno with
+ * nothing changed.  last_refill_ns is another host's clock: the buckets
+ * restart their refill clock at now (the partial progress since the last
+ * refill is lost, never gained).  The limiter comes back unblocked; a debt
+ * blocks it again at the next consume.  Creates the timerfd if needed, as
+ * ratelimit_update. */
+int ratelimit_restore(struct ratelimit *rl, const struct rl_bucket_state *bw,
+		      const struct rl_bucket_state *ops) __must_check;
 
 #endif
