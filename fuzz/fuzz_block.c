@@ -14,11 +14,24 @@
  * its sectors lie on the disk; while the device needs a reset it completes
  * nothing; the metrics never go backwards; a read-only disk never changes.
  *
+ * Engines and limits: bit 63 of the features u64 puts the device on the
+ * asynchronous in-memory engine (ENGINE_MAX_INFLIGHT in flight, completed by
+ * the input), bit 62 gives it a rate limiter (ops bucket 1 + bits 48-51
+ * requests, bandwidth bucket 512 << bits 52-54 bytes, both per 100 ms, on a
+ * fake clock); bits 48-63 are not offered to the device.  Then OP_PROCESS
+ * also completes the oldest operation in flight and runs the event loop,
+ * and moves the fake clock 10 ms on and fires the limiter's timer; OP_FAULT's
+ * bit 1 completes the ((byte >> 2) & 7)-th oldest instead (out of order) and
+ * bit 5 runs the event loop.  Extra invariants: the engine never holds more
+ * than its maximum, a reset leaves nothing in flight (in the device or the
+ * engine), and the chains answered never exceed what the ops bucket allows.
+ *
  * Op encoding: a setup byte, a features u64, then opcode bytes each followed
  * by the fields read in op order (see each case); missing bytes read as 0.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 
 #include "devices/block/blk_mock.h"
 #include "fuzz/fuzz_common.h"
@@ -29,6 +42,12 @@
 #define MAX_RENEGOTIATE 16
 #define DATA_BUF 8448 /* 8 KiB of data and a merged status byte, rounded */
 #define DATA_BUFS (BLK_MOCK_DATA_SIZE / DATA_BUF)
+#define ENGINE_MAX_INFLIGHT 8
+#define F_ASYNC (1ULL << 63)
+#define F_LIMITED (1ULL << 62)
+#define F_FUZZ_BITS (0xffffULL << 48)
+#define RL_REFILL_MS 100
+#define CLOCK_STEP_NS (10 * 1000000ULL)
 
 enum { OP_REQ, OP_RAW_CHAIN, OP_POKE, OP_REG, OP_NEGOTIATE, OP_FAULT, OP_PROCESS, OP_NR };
 
@@ -48,11 +67,28 @@ struct fz_blk {
 	unsigned int outstanding;  /* descriptors held by known requests */
 	unsigned int nr_known;
 	unsigned int next_buf;     /* data buffers are not shared by requests in flight */
+	/* Which head last used each status slot and data buffer (head + 1, 0:
+	 * none): a request the device still holds (in flight in the engine, or
+	 * throttled) keeps its slot and buffer even once the harness forgot it. */
+	uint16_t slot_owner[BLK_MOCK_SLOTS];
+	uint16_t buf_owner[DATA_BUFS];
 	uint32_t gen;
 	struct blk_metrics last;
+
+	bool async, limited;
+	struct blk_amem amem;
+	struct blk_mock_loop loop;
+	struct ratelimit_config rl;
+	uint64_t now;            /* the limiter's fake clock */
+	uint64_t answered;       /* completions reaped */
 };
 
 static struct fz_blk *z;
+
+static uint64_t fake_clock(void)
+{
+	return z->now;
+}
 
 static void check_io(uint64_t offset, const struct iovec *iov, int iovcnt)
 {
@@ -112,6 +148,7 @@ static void reap(void)
 
 	while (blk_mock_complete(&z->bm, &head, &used, &status) == 0) {
 		FUZZ_CHECK(head < z->bm.m.q[0].size, "head %u", head);
+		z->answered++;
 		if (!z->known[head])
 			continue;
 		z->known[head] = 0;
@@ -140,6 +177,30 @@ static void notify_and_check(void)
 	reap();
 }
 
+/* The device may still write into what head's request pointed at. */
+static bool held_by_device(uint16_t head)
+{
+	const struct blk_dev *d = &z->bm.dev;
+
+	return z->known[head] || (d->inflight && head < d->queue_size && d->inflight[head].busy) ||
+	       (d->pending && d->chain.head == head);
+}
+
+/* From *next on, the first entry whose owner the device no longer holds;
+ * -1 if there is none. */
+static int pick_free(uint16_t *owner, unsigned int n, unsigned int *next)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int k = (*next + i) % n;
+
+		if (!owner[k] || !held_by_device(owner[k] - 1)) {
+			*next = k + 1;
+			return (int)k;
+		}
+	}
+	return -1;
+}
+
 static void op_req(struct fz *f)
 {
 	static const uint32_t types[] = { VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_FLUSH,
@@ -154,6 +215,7 @@ static void op_req(struct fz *f)
 		.merge_status = (l >> 1) & 1,
 	};
 	uint16_t head, descs;
+	int slot, buf;
 
 	if (type == VIRTIO_BLK_T_GET_ID && !(l & 0x20))
 		len = VIRTIO_BLK_ID_BYTES; /* the one valid length, usually */
@@ -172,8 +234,21 @@ static void op_req(struct fz *f)
 		notify_and_check();
 	if (z->outstanding + descs > z->bm.m.q[0].size || z->nr_known >= DATA_BUFS)
 		return;
-	head = blk_mock_queue(&z->bm, type, sector, z->bm.data + DATA_BUF * (z->next_buf++ % DATA_BUFS), len,
-			      &layout);
+	/* Out-of-order completion (asynchronous engine) and chains the harness
+	 * forgot (raw chains) can leave the device holding the head the mock
+	 * would take next: a driver would not reuse it. */
+	if (held_by_device(z->bm.m.q[0].next_desc & (z->bm.m.q[0].size - 1)))
+		notify_and_check();
+	if (held_by_device(z->bm.m.q[0].next_desc & (z->bm.m.q[0].size - 1)))
+		return;
+	slot = pick_free(z->slot_owner, BLK_MOCK_SLOTS, &z->bm.next_slot);
+	buf = pick_free(z->buf_owner, DATA_BUFS, &z->next_buf);
+	if (slot < 0 || buf < 0)
+		return;
+	z->bm.next_slot = (unsigned int)slot;
+	head = blk_mock_queue(&z->bm, type, sector, z->bm.data + DATA_BUF * (unsigned int)buf, len, &layout);
+	z->slot_owner[slot] = head + 1;
+	z->buf_owner[buf] = head + 1;
 	z->nr_known++;
 	z->known[head] = 1;
 	z->req_type[head] = type;
@@ -231,6 +306,44 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The asynchronous engine's completions and the limiter's timer, as the
+ * VMM loop would deliver them. */
+static void run_events(void)
+{
+	blk_dev_event(&z->bm.dev, BLK_EVENT_COMPLETION, EPOLLIN);
+	reap();
+}
+
+static void clock_tick(void)
+{
+	z->now += CLOCK_STEP_NS;
+	blk_dev_event(&z->bm.dev, BLK_EVENT_RATELIMIT, EPOLLIN);
+	reap();
+}
+
+static void check_engine_and_limits(uint64_t elapsed_ns)
+{
+	struct blk_dev *d = &z->bm.dev;
+
+	if (z->async) {
+		FUZZ_CHECK(d->nr_inflight <= ENGINE_MAX_INFLIGHT && z->amem.inflight <= ENGINE_MAX_INFLIGHT,
+			   "%u in flight", d->nr_inflight);
+		FUZZ_CHECK(d->nr_inflight == z->amem.inflight, "device %u, engine %u in flight", d->nr_inflight,
+			   z->amem.inflight);
+		if (!d->active)
+			FUZZ_CHECK(d->nr_inflight == 0 && blk_amem_waiting(&z->amem) == 0,
+				   "in flight after a reset");
+	}
+	if (z->limited) {
+		/* Every answered chain but a dropped one took an op token. */
+		uint64_t size = z->rl.ops.size;
+		unsigned __int128 allowed = size + (unsigned __int128)elapsed_ns * size / (RL_REFILL_MS * 1000000ULL);
+
+		FUZZ_CHECK(z->answered <= allowed + d->metrics.dropped, "%llu chains answered, %llu allowed",
+			   (unsigned long long)z->answered, (unsigned long long)allowed);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = fz_init(data, size);
@@ -239,6 +352,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool ro = setup & 1;
 	struct blk_opts opts = { .drive_id = "fuzz-drive", .queue_size = (uint16_t)(4u << ((setup >> 2) % 7)) };
 	unsigned int renegotiations = 0;
+	const struct blk_backend *be;
+	uint64_t start_ns;
 
 	if (!z) {
 		z = calloc(1, sizeof(*z));
@@ -248,12 +363,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	forget_all();
 	memset(&z->last, 0, sizeof(z->last));
+	memset(z->slot_owner, 0, sizeof(z->slot_owner));
+	memset(z->buf_owner, 0, sizeof(z->buf_owner));
+	z->next_buf = 0;
+	z->async = features & F_ASYNC;
+	z->limited = features & F_LIMITED;
+	z->rl = (struct ratelimit_config){
+		.ops = { 1 + ((features >> 48) & 15), 0, RL_REFILL_MS },
+		.bandwidth = { 512ULL << ((features >> 52) & 7), 0, RL_REFILL_MS },
+	};
+	z->now = start_ns = 1000000000ULL;
+	z->answered = 0;
+	features &= ~F_FUZZ_BITS;
 	FUZZ_CHECK(blk_mem_init(&z->disk, DISK_SIZE, ro, (setup & 2) ? BLK_CACHE_WRITEBACK : BLK_CACHE_UNSAFE) == 0,
 		   "disk");
 	memcpy(z->disk.data, z->image, DISK_SIZE);
 	z->shim = z->disk.be;
 	z->shim.ops = &shim_ops;
-	if (blk_mock_init(&z->bm, &z->shim, &opts, features)) {
+	be = &z->shim;
+	if (z->async) {
+		FUZZ_CHECK(blk_amem_init(&z->amem, &z->shim, ENGINE_MAX_INFLIGHT) == 0, "engine");
+		be = &z->amem.be;
+	}
+	blk_mock_loop_init(&z->loop);
+	opts.events = &z->loop.loop;
+	opts.rate_limiter = z->limited ? &z->rl : NULL;
+	opts.rl_now_ns = fake_clock;
+	if (blk_mock_init(&z->bm, be, &opts, features)) {
+		if (z->async)
+			blk_amem_destroy(&z->amem);
 		blk_mem_destroy(&z->disk);
 		return 0;
 	}
@@ -290,21 +428,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						      sizes[fz_u8(&f) % ARRAY_SIZE(sizes)]);
 			}
 			break;
-		case OP_FAULT:
-			z->disk.fail = (fz_u8(&f) & 1) ? -EIO : 0;
+		case OP_FAULT: {
+			uint8_t v = fz_u8(&f);
+
+			z->disk.fail = (v & 1) ? -EIO : 0;
+			if (z->async && (v & 2))
+				(void)blk_amem_complete(&z->amem, (v >> 2) & 7);
+			if (z->async && (v & 0x20))
+				run_events();
 			break;
+		}
 		default:
 			if (z->bm.m.q[0].size) {
 				(void)blk_process_queue(&z->bm.dev);
 				reap();
 			}
+			if (z->async) {
+				(void)blk_amem_complete(&z->amem, 0);
+				run_events();
+			}
+			if (z->limited)
+				clock_tick();
 			break;
 		}
 		check_metrics();
+		check_engine_and_limits(z->now - start_ns);
 	}
 	if (ro)
 		FUZZ_CHECK(!memcmp(z->disk.data, z->image, DISK_SIZE), "read-only disk changed");
 	blk_mock_destroy(&z->bm);
+	FUZZ_CHECK(z->loop.nr == 0, "a watch left behind");
+	if (z->async)
+		blk_amem_destroy(&z->amem);
 	blk_mem_destroy(&z->disk);
 	return 0;
 }

@@ -4,7 +4,11 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
 #include <string.h>
+
+#include "devices/block/blk_priv.h"
 
 #include "vmm/log/log.h"
 
@@ -39,9 +43,13 @@ static void blk_reset(void *dev)
 {
 	struct blk_dev *b = dev;
 
-	/* Waits for a blk_process_queue in progress: after this returns the
-	 * device touches neither the queue nor the irq. */
+	/* Waits for a blk_process_queue in progress, and for every request in
+	 * flight in an asynchronous backend: after this returns the device
+	 * touches neither the queue, nor guest memory, nor the irq. */
 	pthread_mutex_lock(&b->lock);
+	if (blk_is_async(b))
+		blk_async_drop(b);
+	b->pending = false;
 	b->active = false;
 	b->broken = false;
 	b->q = NULL;
@@ -109,27 +117,58 @@ static uint64_t blk_features(const struct blk_backend *be)
 	return f;
 }
 
+/* Sync engines: read, and write unless read-only.  Async engines: all four
+ * async ops, an eventfd and room for at least one request. */
+static bool backend_ok(const struct blk_backend *be)
+{
+	const struct blk_backend_ops *o = be ? be->ops : NULL;
+
+	if (!o || be->size < VIRTIO_BLK_SECTOR_SIZE)
+		return false;
+	if (blk_backend_is_async(be))
+		return o->commit && o->reap && o->drain && be->event_fd >= 0 && be->max_inflight >= 1;
+	return o->read && (be->read_only || o->write);
+}
+
 int blk_dev_init(struct blk_dev *b, const struct blk_backend *be, const struct blk_opts *opts)
 {
 	uint16_t qs = opts && opts->queue_size ? opts->queue_size : BLK_QUEUE_SIZE;
 	int ret;
 
-	if (!be || !be->ops || !be->ops->read || (!be->read_only && !be->ops->write) ||
-	    be->size < VIRTIO_BLK_SECTOR_SIZE)
+	if (!backend_ok(be))
 		return -EINVAL;
 	if (qs < 4 || qs > VIRTQ_MAX_SIZE || (qs & (qs - 1)))
 		return -EINVAL;
 	memset(b, 0, sizeof(*b));
-	ret = pthread_mutex_init(&b->lock, NULL);
+	b->watched_rl_fd = -1;
+	b->watched_be_fd = -1;
+	ret = ratelimit_init(&b->rl, opts ? opts->rate_limiter : NULL, opts ? opts->rl_now_ns : NULL);
 	if (ret)
+		return ret;
+	ret = pthread_mutex_init(&b->lock, NULL);
+	if (ret) {
+		ratelimit_destroy(&b->rl);
 		return -ret;
+	}
 	b->be = *be;
+	b->queue_size = qs;
+	if (blk_backend_is_async(be)) {
+		ret = blk_async_alloc(b);
+		if (ret)
+			goto err;
+	}
+	if (opts && opts->events) {
+		b->events = *opts->events;
+		b->has_events = true;
+	}
+	ret = blk_watch_fds(b);
+	if (ret)
+		goto err;
 	b->capacity = be->size >> VIRTIO_BLK_SECTOR_SHIFT;
 	if (be->size & (VIRTIO_BLK_SECTOR_SIZE - 1))
 		LOG_WARN("block image of %llu bytes is not a whole number of sectors; the last %llu bytes are not visible",
 			 (unsigned long long)be->size, (unsigned long long)(be->size & (VIRTIO_BLK_SECTOR_SIZE - 1)));
 	b->features = blk_features(be);
-	b->queue_size = qs;
 	if (opts && opts->drive_id) /* NUL-padded (by the memset), no NUL at 20 */
 		memcpy(b->id, opts->drive_id, strnlen(opts->drive_id, sizeof(b->id)));
 	if (opts) {
@@ -137,27 +176,79 @@ int blk_dev_init(struct blk_dev *b, const struct blk_backend *be, const struct b
 		b->kick_opaque = opts->kick_opaque;
 	}
 	return 0;
+err:
+	blk_unwatch_fds(b);
+	free(b->inflight);
+	b->inflight = NULL;
+	ratelimit_destroy(&b->rl);
+	pthread_mutex_destroy(&b->lock);
+	return ret;
 }
 
+/* After blk_reset (or before any activation): nothing is in flight. */
 void blk_dev_destroy(struct blk_dev *b)
 {
+	if (blk_is_async(b) && b->nr_inflight)
+		blk_async_drop(b);
+	blk_unwatch_fds(b);
+	free(b->inflight);
+	b->inflight = NULL;
+	ratelimit_destroy(&b->rl);
 	pthread_mutex_destroy(&b->lock);
 }
 
 int blk_dev_set_backend(struct blk_dev *b, const struct blk_backend *be)
 {
-	if (!be || !be->ops || !be->ops->read || (!be->read_only && !be->ops->write) ||
-	    be->size < VIRTIO_BLK_SECTOR_SIZE)
+	struct blk_inflight *table = NULL;
+	bool to_async = blk_backend_is_async(be);
+	int ret;
+
+	if (!backend_ok(be))
 		return -EINVAL;
 	pthread_mutex_lock(&b->lock);
-	if (be->read_only != b->be.read_only || be->cache != b->be.cache) {
-		pthread_mutex_unlock(&b->lock);
-		return -EINVAL;
+	if (be->read_only != b->be.read_only || be->cache != b->be.cache || (to_async && !b->has_events)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (to_async && !blk_is_async(b)) {
+		table = calloc(b->queue_size, sizeof(*table));
+		if (!table) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	if (to_async && be->event_fd != b->watched_be_fd) {
+		ret = dev_watch(&b->events, be->event_fd, EPOLLIN, BLK_EVENT_COMPLETION);
+		if (ret) {
+			free(table);
+			goto out;
+		}
+	}
+	/* Nothing can fail from here.  The old backend answers what it has in
+	 * flight before it goes. */
+	if (blk_is_async(b)) {
+		(void)blk_async_reap(b, true);
+		blk_signal_used(b);
+	}
+	if (b->watched_be_fd >= 0 && b->watched_be_fd != (to_async ? be->event_fd : -1))
+		dev_unwatch(&b->events, b->watched_be_fd);
+	b->watched_be_fd = to_async ? be->event_fd : -1;
+	if (!to_async) {
+		free(b->inflight);
+		b->inflight = NULL;
+	} else if (table) {
+		b->inflight = table;
 	}
 	b->be = *be;
 	b->capacity = be->size >> VIRTIO_BLK_SECTOR_SHIFT;
+	/* A chain that waited for room in the old engine goes to the new one
+	 * now: the guest will not kick again for it. */
+	if (b->pending)
+		(void)blk_process_locked(b);
+	ret = 0;
+out:
 	pthread_mutex_unlock(&b->lock);
-	return 0;
+	return ret;
 }
 
 uint64_t blk_dev_capacity(struct blk_dev *b)

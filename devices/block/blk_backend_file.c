@@ -106,6 +106,7 @@ int blk_file_open(struct blk_file *f, const char *path, bool read_only, enum blk
 	}
 	f->be = (struct blk_backend){
 		.ops = &file_ops, .opaque = f, .size = (uint64_t)end, .read_only = read_only, .cache = cache,
+		.event_fd = -1,
 	};
 	return 0;
 err_close:

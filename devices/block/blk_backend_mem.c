@@ -78,6 +78,7 @@ int blk_mem_init(struct blk_mem *m, uint64_t size, bool read_only, enum blk_cach
 	m->size = size;
 	m->be = (struct blk_backend){
 		.ops = &mem_ops, .opaque = m, .size = size, .read_only = read_only, .cache = cache,
+		.event_fd = -1,
 	};
 	return 0;
 }

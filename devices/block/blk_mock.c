@@ -106,6 +106,12 @@ int blk_mock_complete(struct blk_mock *bm, uint16_t *head, uint32_t *used, uint8
 	uint32_t id;
 	int ret = vmock_used_next(&bm->m, 0, &id, used);
 
+	/* Asynchronous engines answer later, through the loop. */
+	while (ret == -EAGAIN && bm->loop && bm->dev.nr_inflight) {
+		if (!blk_mock_loop_run(bm->loop, &bm->dev, 5000))
+			break;
+		ret = vmock_used_next(&bm->m, 0, &id, used);
+	}
 	if (ret)
 		return ret;
 	if (id >= VIRTQ_MAX_SIZE) {
