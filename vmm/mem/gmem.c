@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 void gmem_init(struct gmem *mem)
 {
@@ -100,6 +102,25 @@ int gmem_fill(const struct gmem *mem, uint64_t gpa, int c, size_t len)
 	if (gmem_slice(mem, gpa, len, &dst))
 		return -EFAULT;
 	memset(dst, c, len);
+	return 0;
+}
+
+int gmem_discard(const struct gmem *mem, uint64_t gpa, uint64_t len)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	const struct gmem_region *r;
+	uint8_t *host;
+
+	if (!len || (gpa | len) & (page - 1))
+		return -EINVAL;
+	r = find_region(mem, gpa, len);
+	if (!r)
+		return -EFAULT;
+	host = r->host + (gpa - r->gpa);
+	if ((uintptr_t)host & (page - 1))
+		return -EINVAL;
+	if (madvise(host, len, MADV_DONTNEED))
+		return -errno;
 	return 0;
 }
 

@@ -59,6 +59,20 @@ int gmem_fill(const struct gmem *mem, uint64_t gpa, int c, size_t len) __must_ch
  */
 int gmem_slice(const struct gmem *mem, uint64_t gpa, size_t len, void **host) __must_check;
 
+/*
+ * Gives the host pages behind [gpa, gpa + len) back to the kernel
+ * (madvise MADV_DONTNEED): on private anonymous memory (the VMM's guest RAM)
+ * the next guest access reads zeros from a fresh page; a shared or file
+ * mapping would keep its contents and free nothing.  For the balloon's
+ * inflated and reported pages.  gpa and len must be multiples of the host
+ * page size, len > 0, and the region's host address of gpa page-aligned too
+ * (a malloc'd test region usually is not): else -EINVAL.  The range must lie
+ * inside one region: else -EFAULT.  Nothing is touched on those refusals.
+ * Then 0, or -errno from madvise (e.g. -EINVAL on hugetlbfs or mlocked
+ * memory).
+ */
+int gmem_discard(const struct gmem *mem, uint64_t gpa, uint64_t len) __must_check;
+
 /* True when [gpa, gpa + len) lies inside one region (len 0: gpa inside one). */
 int gmem_range_ok(const struct gmem *mem, uint64_t gpa, uint64_t len);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vmm/mem/gmem.h"
 
@@ -70,4 +71,57 @@ Test(gmem, slice_points_into_region)
 	cr_assert_eq(p, high + 0x1000);
 	cr_assert(gmem_range_ok(&mem, 0x11fff, 1));
 	cr_assert_not(gmem_range_ok(&mem, 0x11fff, 2));
+}
+
+/* Resident pages of [p, p + len), by mincore(2). */
+static unsigned int resident_pages(void *p, size_t len)
+{
+	unsigned char vec[64];
+	unsigned int n = 0;
+
+	cr_assert_leq(len / 4096, sizeof(vec));
+	cr_assert_eq(mincore(p, len, vec), 0);
+	for (size_t i = 0; i < len / 4096; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+Test(gmem, discard_releases_whole_pages)
+{
+	struct gmem m;
+	uint8_t *ram = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(ram, MAP_FAILED);
+	gmem_init(&m);
+	cr_assert_eq(gmem_add_region(&m, 0x100000, 8 * 4096, ram), 0);
+	cr_assert_eq(gmem_add_region(&m, 0x200000, 8 * 4096, ram + 8 * 4096), 0);
+	memset(ram, 0x5a, 16 * 4096);
+	cr_assert_eq(resident_pages(ram, 16 * 4096), 16);
+
+	cr_assert_eq(gmem_discard(&m, 0x102000, 3 * 4096), 0);
+	cr_assert_eq(resident_pages(ram, 16 * 4096), 13, "three pages released");
+	cr_assert_eq(ram[2 * 4096], 0, "a discarded page reads zero");
+	cr_assert_eq(ram[5 * 4096 - 1], 0);
+	cr_assert_eq(ram[2 * 4096 - 1], 0x5a, "its neighbours keep their bytes");
+	cr_assert_eq(ram[5 * 4096], 0x5a);
+	cr_assert_eq(resident_pages(ram, 16 * 4096), 15, "reading faults zero pages back in");
+
+	cr_assert_eq(gmem_discard(&m, 0x100800, 4096), -EINVAL, "unaligned gpa");
+	cr_assert_eq(gmem_discard(&m, 0x100000, 100), -EINVAL, "unaligned length");
+	cr_assert_eq(gmem_discard(&m, 0x100000, 0), -EINVAL, "empty");
+	cr_assert_eq(gmem_discard(&m, 0x106000, 3 * 4096), -EFAULT, "past the region end");
+	cr_assert_eq(gmem_discard(&m, 0x1ff000, 2 * 4096), -EFAULT, "in the hole");
+	cr_assert_eq(gmem_discard(&m, UINT64_MAX & ~4095ULL, 4096 * 2), -EFAULT, "wraps");
+	cr_assert_eq(ram[0x6000], 0x5a, "refused discards touched nothing");
+	cr_assert_eq(ram[8 * 4096], 0x5a, "the second region is untouched");
+	munmap(ram, 16 * 4096);
+}
+
+Test(gmem, discard_refuses_unaligned_host_memory)
+{
+	struct gmem m;
+
+	gmem_init(&m);
+	cr_assert_eq(gmem_add_region(&m, 0, 0x1000, high + 1), 0); /* off a page boundary whatever high is */
+	cr_assert_eq(gmem_discard(&m, 0, 0x1000), -EINVAL);
 }
