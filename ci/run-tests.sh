@@ -6,6 +6,7 @@
 #   4. unit tests (criterion, via meson test)
 #   5. fuzz smoke run and sanitizer unit tests, when the harness is present
 #   6. integration tests (pytest): test guest, Linux kernel tier, user-space tier
+#   7. the budget gate (ci/budget-gate.py against ci/budgets.json, kiln-probe)
 # and ends with one summary line "N passed, N failed, N skipped".
 # Tests that need /dev/kvm say SKIPPED loudly when it is missing.
 set -uo pipefail
@@ -42,6 +43,16 @@ stage "integration tests"
 [ -e /dev/kvm ] || echo "!!! /dev/kvm is missing: every KVM test below will be SKIPPED (loudly)"
 /usr/bin/python3 -m pytest integration -v -rs -p no:cacheprovider \
   --junitxml="$results/integration.xml" || fail "integration tests failed"
+
+stage "budget gate"
+# Boots the reference guests under kiln-probe and fails when a budget in
+# ci/budgets.json is exceeded; 77 means the probes cannot run here (said loudly).
+/usr/bin/python3 ci/budget-gate.py --json "$results/budget-gate.json"
+case $? in
+  0) ;;
+  77) echo "!!! budget gate SKIPPED: BPF probes unavailable on this machine" ;;
+  *) fail "budget gate: over budget, unmeasured or a boot failed (see above)" ;;
+esac
 
 stage "summary"
 /usr/bin/python3 ci/summarize.py "$KILN_BUILD/meson-logs/testlog.json" "$results"/*.xml || status=1

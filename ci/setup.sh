@@ -10,6 +10,8 @@ pkgs=(
   libcjson-dev libseccomp-dev libbpf-dev libmicrohttpd-dev liburing-dev systemtap-sdt-dev
   # tests
   libcriterion-dev python3-pytest curl iproute2
+  # kiln-probe (bench/probes: BPF skeletons) and the QEMU comparison (bench/qemu_compare.py)
+  bpftool qemu-system-x86
   # fuzzing runtime (ASan/UBSan/libFuzzer)
   libclang-rt-14-dev
   # guest images (guest-images/build.sh installs the rest it needs)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "vmm/log/log.h"
+#include "vmm/probe.h"
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -51,6 +52,7 @@ static void boot_timer_bus_write(void *opaque, uint64_t offset, const void *data
 	hook = bt->hook;
 	hook_opaque = bt->hook_opaque;
 	pthread_mutex_unlock(&bt->lock);
+	KILN_PROBE(boot_timer, st.boot_us);
 
 	LOG_INFO("Guest-boot-time = %" PRIu64 " us %" PRIu64 " ms, %" PRIu64 " CPU us %" PRIu64 " CPU ms",
 		 st.boot_us, st.boot_us / 1000, st.boot_cpu_us, st.boot_cpu_us / 1000);
