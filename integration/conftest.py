@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln_harness import LOUD_MESSAGES, KilnRun, kiln_binary, kvm_usable, loud
+from kiln_harness import LOUD_MESSAGES, KilnRun, NetNs, kiln_binary, kvm_usable, loud, netns_usable
 
 
 @pytest.fixture
@@ -28,6 +28,17 @@ def kiln(workdir):
     yield start
     for r in runs:
         r.close()
+
+
+@pytest.fixture
+def netns():
+    """A network namespace with a TAP "ktap0", deleted after the test."""
+    if not netns_usable():
+        loud("SKIPPED: no root, /dev/net/tun or ip(8): network-namespace TAP tests did NOT run")
+        pytest.skip("SKIPPED LOUDLY: cannot create a network namespace with a TAP")
+    ns = NetNs()
+    yield ns
+    ns.close()
 
 
 @pytest.fixture

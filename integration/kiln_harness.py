@@ -3,9 +3,11 @@
 Every wait has a deadline; a kiln that outlives its test is ended by its PID
 (only processes this harness started).
 """
+import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -16,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("KILN_BUILD", ROOT / "build"))
 IMAGES = Path(os.environ.get("KILN_IMAGES", Path.home() / ".cache" / "kiln" / "images"))
+_netns_seq = itertools.count()
 
 
 def kiln_binary() -> Path:
@@ -47,15 +50,17 @@ def loud(msg: str) -> None:
 class KilnRun:
     """A kiln process with its console and log collected in the background."""
 
-    def __init__(self, args, workdir: Path, stdin=subprocess.DEVNULL):
+    def __init__(self, args, workdir: Path, stdin=subprocess.DEVNULL, netns=None):
         self.workdir = workdir
         self.out_path = workdir / "console.out"
         self.err_path = workdir / "kiln.err"
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
         self.start = time.monotonic()
+        # `ip netns exec` execs kiln in place: the PID is kiln's.
+        prefix = ["ip", "netns", "exec", netns] if netns else []
         self.proc = subprocess.Popen(
-            [str(kiln_binary())] + list(args),
+            prefix + [str(kiln_binary())] + list(args),
             stdin=stdin, stdout=self._out, stderr=self._err, cwd=workdir)
 
     @property
@@ -133,3 +138,31 @@ def write_config(workdir: Path, kernel, boot_args=None, initrd=None, vcpus=1, me
 def parse_stats(log: str) -> dict:
     m = re.search(r"kiln-stats (\{.*\})", log)
     return json.loads(m.group(1)) if m else {}
+
+
+class NetNs:
+    """A network namespace of the test's own with one TAP in it (no address
+    outside the namespace; nothing leaves it).  Deleted by close()."""
+
+    def __init__(self, tap="ktap0"):
+        self.name = f"kiln-test-{os.getpid()}-{next(_netns_seq)}"
+        self.tap = tap
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        try:
+            self.run("ip", "tuntap", "add", tap, "mode", "tap")
+            self.run("ip", "link", "set", tap, "up")
+            self.run("ip", "link", "set", "lo", "up")
+        except Exception:
+            self.close()
+            raise
+
+    def run(self, *cmd, **kw):
+        return subprocess.run(["ip", "netns", "exec", self.name, *cmd], check=True,
+                              capture_output=True, timeout=30, **kw)
+
+    def close(self):
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=30)
+
+
+def netns_usable() -> bool:
+    return os.geteuid() == 0 and os.path.exists("/dev/net/tun") and shutil.which("ip") is not None

@@ -5,6 +5,7 @@ that must leave the VMM answering and the guest running.
 
 Tests that build a VM need /dev/kvm (fixture need_kvm skips loudly); the rest
 (pre-boot rules, socket rules, logger FIFO) run anywhere."""
+import http.client
 import json
 import os
 import re
@@ -242,10 +243,17 @@ MALFORMED = [
     ("bad drive id", "PUT", "/drives/root.fs", '{"drive_id": "root.fs"}', "alphanumeric characters and underscores"),
     ("drive id mismatch", "PUT", "/drives/rootfs", '{"drive_id": "other"}', "does not match"),
     ("drive after boot", "PUT", "/drives/rootfs", '{"drive_id": "rootfs", "path_on_host": "/x", "is_root_device": true, "is_read_only": false}', PRE_BOOT_ONLY),
-    ("network", "PUT", "/network-interfaces/eth0", '{"iface_id": "eth0", "host_dev_name": "tap0"}', "network-interfaces: not supported"),
-    ("vsock", "PUT", "/vsock", '{"guest_cid": 3, "uds_path": "/v.sock"}', "vsock: not supported"),
-    ("balloon", "PUT", "/balloon", '{"amount_mib": 0, "deflate_on_oom": true}', "balloon: not supported"),
-    ("entropy", "PUT", "/entropy", "{}", "entropy: not supported"),
+    ("network after boot", "PUT", "/network-interfaces/eth0", '{"iface_id": "eth0", "host_dev_name": "tap0"}', PRE_BOOT_ONLY),
+    ("network bad mac", "PUT", "/network-interfaces/eth0", '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "zz"}', "guest_mac"),
+    ("network patch unknown", "PATCH", "/network-interfaces/eth9", '{"iface_id": "eth9"}', "no network interface 'eth9'"),
+    ("vsock after boot", "PUT", "/vsock", '{"guest_cid": 3, "uds_path": "/v.sock"}', PRE_BOOT_ONLY),
+    ("vsock bad cid", "PUT", "/vsock", '{"guest_cid": 1, "uds_path": "/v.sock"}', "vsock.guest_cid"),
+    ("balloon after boot", "PUT", "/balloon", '{"amount_mib": 0, "deflate_on_oom": true}', PRE_BOOT_ONLY),
+    ("balloon not configured", "GET", "/balloon", None, "not configured"),
+    ("balloon stats not configured", "GET", "/balloon/statistics", None, "not configured"),
+    ("entropy after boot", "PUT", "/entropy", "{}", PRE_BOOT_ONLY),
+    ("entropy bad limiter", "PUT", "/entropy", '{"rate_limiter": {"ops": {"size": "x", "refill_time": 1}}}', "entropy.rate_limiter.ops.size"),
+    ("mmds", "PUT", "/mmds", "{}", "mmds: not supported"),
     ("pre-boot call after boot", "PUT", "/boot-source", '{"kernel_image_path": "/k"}', PRE_BOOT_ONLY),
     ("start twice", "PUT", "/actions", START_BODY, PRE_BOOT_ONLY),
     ("oversized body", "PUT", "/machine-config", '{"vcpu_count": 1, "mem_size_mib": 128}' + " " * 51200, "larger than the limit of 51200"),
@@ -267,6 +275,41 @@ RAW = [
     ("bad chunking", b"PUT /vm HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"),
     ("pipelined garbage", b"GET / HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP AT ALL\r\n\r\n"),
 ]
+
+
+TICK_RE = re.compile(r"^KTG: tick (\d+) tsc \d+ ms (\d+)$", re.M)
+
+
+def ticks(console):
+    return [(int(n), int(ms)) for n, ms in TICK_RE.findall(console)]
+
+
+def test_pause_stops_the_guest_clock_loop(kiln, api_sock, need_kvm):
+    """A guest printing a tick every 50 ms of its own (TSC) time prints none
+    while paused; after resume it carries on, and its clock shows the gap."""
+    r = start_api(kiln, api_sock)
+    ok(api_sock, "PUT", "/boot-source", boot_body(ktg_elf(), "console=ttyS0 tick=1 tick_ms=50"))
+    ok(api_sock, "PUT", "/machine-config", '{"vcpu_count": 1, "mem_size_mib": 128}')
+    ok(api_sock, "PUT", "/actions", START_BODY)
+    r.wait_for(r"^KTG: tick 5 ", BOOT_TIMEOUT)
+    ok(api_sock, "PATCH", "/vm", '{"state": "Paused"}')
+    time.sleep(0.3)  # a line being written when the pause landed has arrived
+    before = ticks(r.console())
+    time.sleep(1.5)
+    during = ticks(r.console())
+    assert during == before, f"the guest ticked while paused: {during[len(before):]}"
+    ok(api_sock, "PATCH", "/vm", '{"state": "Resumed"}')
+    last_n, last_ms = before[-1]
+    r.wait_for(rf"^KTG: tick {last_n + 3} ", BOOT_TIMEOUT)
+    after = [t for t in ticks(r.console()) if t[0] > last_n]
+    assert [n for n, _ in after[:3]] == [last_n + 1, last_n + 2, last_n + 3], after
+    gap = after[0][1] - last_ms
+    # At least half the pause: the guest's TSC kept counting while its vCPU was
+    # parked.  (Not all of it: on a nested host such as PVM the TSCs of the
+    # host's own CPUs are not in step, so a vCPU thread moved across them
+    # sees its TSC shift by a few hundred ms.)
+    assert gap >= 900, f"the guest's clock moved {gap} ms across a 1.8 s pause: {before[-3:]} {after[:3]}"
+    assert after[1][1] - after[0][1] < 1000, "the ticks after resume are not regular"
 
 
 def test_malformed_requests_leave_vmm_and_guest_running(kiln, api_sock, need_kvm):
@@ -451,3 +494,114 @@ def test_logger_to_fifo(kiln, workdir, api_sock):
         assert b"[INFO] API GET /machine-config: 200 in" in got, got
     finally:
         os.close(rd)
+
+
+def test_device_resources_through_the_api(kiln, workdir, api_sock, netns, need_kvm):
+    """PUT of every device before boot (files and TAPs checked when the request
+    arrives), the devices on the guest's command line, GET /vm/config, and the
+    post-boot calls: PATCH of a NIC's rate limiters, the balloon's target and
+    statistics interval, GET /balloon/statistics."""
+    r = kiln("--api-sock", api_sock, "--id", "test-vm-1", netns=netns.name)
+    wait_api(r, api_sock)
+    uds = str(workdir / "v.sock")
+    # An interface that is no TAP (loopback) fails now, not at boot.
+    msg = fault(api_sock, "PUT", "/network-interfaces/eth0", '{"iface_id": "eth0", "host_dev_name": "lo"}')
+    assert msg.startswith("Network interface config error: host_dev_name lo: cannot open the TAP"), msg
+    ok(api_sock, "PUT", "/network-interfaces/eth0",
+       '{"iface_id": "eth0", "host_dev_name": "ktap0", "guest_mac": "06:00:ac:10:00:02",'
+       ' "tx_rate_limiter": {"bandwidth": {"size": 1000000, "refill_time": 100}}}')
+    ok(api_sock, "PUT", "/vsock", json.dumps({"guest_cid": 3, "uds_path": uds}))
+    ok(api_sock, "PUT", "/balloon", '{"amount_mib": 8, "deflate_on_oom": false, "stats_polling_interval_s": 1}')
+    assert "larger than the VM's memory" in fault(api_sock, "PUT", "/balloon", '{"amount_mib": 4096, "deflate_on_oom": false}')
+    ok(api_sock, "PUT", "/entropy", '{"rate_limiter": {"ops": {"size": 100, "refill_time": 1000}}}')
+    assert ok(api_sock, "GET", "/balloon", want=200) == {
+        "amount_mib": 8, "deflate_on_oom": False, "stats_polling_interval_s": 1, "free_page_reporting": False}
+    assert "not supported before starting" in fault(api_sock, "GET", "/balloon/statistics")
+    ok(api_sock, "PUT", "/boot-source", boot_body(ktg_elf(), "console=ttyS0 exit=halt virtio=1"))
+    ok(api_sock, "PUT", "/actions", START_BODY)
+    r.wait_for(r"^KTG: done", BOOT_TIMEOUT)
+    out = r.console()
+    for dev_id in (1, 19, 5, 4):  # net, vsock, balloon, rng, in that order
+        assert re.search(rf"^KTG: virtio 0xc000\w+ id={dev_id} ", out, re.M), out
+    assert os.path.exists(uds), "vsock is not listening on its uds_path"
+    cfg = ok(api_sock, "GET", "/vm/config", want=200)
+    assert cfg["network-interfaces"][0]["guest_mac"] == "06:00:ac:10:00:02"
+    assert cfg["network-interfaces"][0]["tx_rate_limiter"]["bandwidth"]["size"] == 1000000
+    assert cfg["vsock"] == {"guest_cid": 3, "uds_path": uds}
+    assert cfg["entropy"]["rate_limiter"]["ops"]["size"] == 100
+    # After boot: pre-boot-only calls refused, the running devices updated.
+    assert fault(api_sock, "PUT", "/vsock", json.dumps({"guest_cid": 4, "uds_path": uds + "2"})) == PRE_BOOT_ONLY
+    ok(api_sock, "PATCH", "/network-interfaces/eth0",
+       '{"iface_id": "eth0", "rx_rate_limiter": {"ops": {"size": 10, "refill_time": 100}}}')
+    cfg = ok(api_sock, "GET", "/vm/config", want=200)
+    assert cfg["network-interfaces"][0]["rx_rate_limiter"]["ops"]["size"] == 10
+    ok(api_sock, "PATCH", "/balloon", '{"amount_mib": 16}')
+    assert ok(api_sock, "GET", "/balloon", want=200)["amount_mib"] == 16
+    stats = ok(api_sock, "GET", "/balloon/statistics", want=200)
+    assert stats["target_pages"] == 16 * 256 and stats["target_mib"] == 16, stats
+    ok(api_sock, "PATCH", "/balloon/statistics", '{"stats_polling_interval_s": 5}')
+    assert "cannot be disabled after boot" in fault(api_sock, "PATCH", "/balloon/statistics",
+                                                     '{"stats_polling_interval_s": 0}')
+    assert state(api_sock) == "Running"
+    r.kill(signal.SIGTERM)
+    assert r.wait_exit(TIMEOUT) == 128 + signal.SIGTERM
+    assert not os.path.exists(uds), "the vsock socket was left behind"
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path, timeout=TIMEOUT):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def test_sdk_style_client_on_one_keepalive_connection(kiln, workdir, api_sock, netns, need_kvm):
+    """The request sequence and body shapes firecracker-go-sdk (and firectl on
+    it) sends: JSON headers, every call on one kept-alive connection, optional
+    fields written out as the SDK's models do (smt, is_read_only, null rate
+    limiters, show_log_origin), then DescribeInstance and a Ctrl-Alt-Del."""
+    r = kiln("--api-sock", api_sock, netns=netns.name)
+    wait_api(r, api_sock)
+    disk = workdir / "rootfs.img"
+    disk.write_bytes(b"\0" * 1024 * 1024)
+    calls = [
+        ("PUT", "/logger", {"log_path": str(workdir / "sdk.log"), "level": "Debug", "show_level": True,
+                            "show_log_origin": False}),
+        ("PUT", "/metrics", {"metrics_path": str(workdir / "sdk.metrics")}),
+        ("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "smt": False,
+                                    "track_dirty_pages": False}),
+        ("PUT", "/boot-source", {"kernel_image_path": str(ktg_elf()),
+                                 "boot_args": "console=ttyS0 reboot=k panic=1 pci=off exit=halt virtio=1"}),
+        ("PUT", "/drives/1", {"drive_id": "1", "path_on_host": str(disk), "is_root_device": True,
+                              "is_read_only": False, "rate_limiter": None, "io_engine": "Sync",
+                              "cache_type": "Unsafe"}),
+        ("PUT", "/network-interfaces/1", {"iface_id": "1", "host_dev_name": "ktap0",
+                                          "guest_mac": "02:fc:00:00:00:05", "rx_rate_limiter": None,
+                                          "tx_rate_limiter": None}),
+        ("PUT", "/vsock", {"vsock_id": "vsock0", "guest_cid": 3, "uds_path": str(workdir / "v.sock")}),
+        ("PUT", "/actions", {"action_type": "InstanceStart"}),
+    ]
+    conn = _UnixHTTP(api_sock)
+    headers = {"Content-Type": "application/json", "Accept": "application/json",
+               "User-Agent": "firecracker-go-sdk"}
+    first_sock = None
+    for method, path, body in calls:
+        conn.request(method, path, body=json.dumps(body), headers=headers)
+        resp = conn.getresponse()
+        text = resp.read()
+        assert resp.status == 204, f"{method} {path}: {resp.status} {text!r}"
+        first_sock = first_sock or conn.sock
+        assert conn.sock is first_sock, f"{path}: the connection was not kept alive"
+    r.wait_for(r"^KTG: done", BOOT_TIMEOUT)
+    conn.request("GET", "/", headers=headers)
+    resp = conn.getresponse()
+    info = json.loads(resp.read())
+    assert resp.status == 200 and info["state"] == "Running" and info["app_name"] == "kiln", info
+    conn.request("PUT", "/actions", body='{"action_type": "SendCtrlAltDel"}', headers=headers)
+    assert conn.getresponse().status == 204
+    conn.close()
+    assert "[DEBUG]" in (workdir / "sdk.log").read_text()

@@ -6,6 +6,7 @@ The test guest's lines are in guest-images/testguest/README.md.  Tests that
 boot need /dev/kvm (need_kvm skips loudly); the refusals run anywhere."""
 import json
 import os
+from datetime import datetime
 import re
 import shutil
 import struct
@@ -81,10 +82,11 @@ def mmio_token(slot: int) -> str:
     return f"virtio_mmio.device=4K@0x{VIRTIO_BASE + slot * VIRTIO_STRIDE:x}:{IRQ_FIRST + slot}"
 
 
-def test_guest_reads_writes_and_resets_a_drive(kiln, workdir, need_kvm):
+@pytest.mark.parametrize("engine", ["Sync", "Async"])
+def test_guest_reads_writes_and_resets_a_drive(kiln, workdir, need_kvm, engine):
     img = workdir / "root.img"
     before = make_disk(img, 64)
-    r = boot(kiln, workdir, [drive("rootfs", img, root=True)], "virtio=1 blkwrite=1 exit=reset")
+    r = boot(kiln, workdir, [drive("rootfs", img, root=True, io_engine=engine)], "virtio=1 blkwrite=1 exit=reset")
     assert r.wait_exit(BOOT_TIMEOUT) == 0, r.log()
     out = r.console()
     devs = devices(out)
@@ -106,6 +108,36 @@ def test_guest_reads_writes_and_resets_a_drive(kiln, workdir, need_kvm):
     line = cmdline(out)
     assert line.endswith(f"root=/dev/vda rw {mmio_token(0)}"), line
     assert f"virtio-blk rootfs: virtio-mmio at 0x{VIRTIO_BASE:x}, IRQ {IRQ_FIRST} (irqfd, ioeventfd)" in r.log()
+
+
+def test_rate_limited_drive_still_answers_everything(kiln, workdir, need_kvm):
+    """An ops bucket of 2 per 100 ms holds the guest's requests back: they
+    all complete (the limiter's timer resumes the queue), in order, and the
+    metrics count the throttling."""
+    img = workdir / "root.img"
+    before = make_disk(img, 64)
+    limiter = {"ops": {"size": 2, "refill_time": 100}}
+    cfg = write_config(workdir, ktg_elf(), boot_args="virtio=1 blkwrite=1 exit=reset", extra={
+        "drives": [drive("rootfs", img, root=True, rate_limiter=limiter)],
+        "metrics": {"metrics_path": str(workdir / "m.json")}})
+    r = kiln("--config-file", str(cfg), "--no-api")
+    assert r.wait_exit(BOOT_TIMEOUT) == 0, r.log()
+    dev = devices(r.console())[0]
+    dev["drive_id"] = "rootfs"
+    assert dev["blk"] == blk_lines(dev, before, ro=False, wrote=True), r.console()
+    lines = [json.loads(l) for l in (workdir / "m.json").read_text().splitlines()]
+    assert sum(l["block_rootfs"]["rate_limiter_throttled_events"] for l in lines) > 0, lines[-1]["block_rootfs"]
+    # Requests took at least (requests - burst) / 2 * 100 ms.
+    assert time_between(r.log(), "virtio-blk rootfs: virtio-mmio", "guest reset") >= 0.2
+
+
+def time_between(log: str, first: str, last: str) -> float:
+    def stamp(needle):
+        for line in log.splitlines():
+            if needle in line:
+                return datetime.fromisoformat(line.split()[0][:26])
+        raise AssertionError(f"{needle!r} not in the log:\n{log}")
+    return (stamp(last) - stamp(first)).total_seconds()
 
 
 def test_read_only_drive_refuses_writes_and_stays_unchanged(kiln, workdir, need_kvm):
@@ -167,10 +199,11 @@ BAD_CONFIGS = [
     ("empty id", lambda d: [drive("", d, root=True)], "drives[0].drive_id"),
     ("unknown field", lambda d: [drive("rootfs", d, root=True, readonly=True)],
      "drives[0]: unknown field 'readonly'"),
-    ("io_engine Async", lambda d: [drive("rootfs", d, root=True, io_engine="Async")],
-     "drives[0].io_engine: \"Async\" is not supported by this kiln build yet"),
-    ("rate limiter", lambda d: [drive("rootfs", d, rate_limiter={"ops": {"size": 10, "refill_time": 100}})],
-     "drives[0].rate_limiter: not supported by this kiln build yet"),
+    ("io_engine", lambda d: [drive("rootfs", d, root=True, io_engine="uring")],
+     "drives[0].io_engine: must be one of \"Sync\", \"Async\""),
+    ("rate limiter", lambda d: [drive("rootfs", d, rate_limiter={"ops": {"size": 10}})],
+     "drives[0].rate_limiter.ops.refill_time: missing required field"),
+    ("socket", lambda d: [drive("rootfs", d, socket="/vhost.sock")], "drives[0].socket"),
     ("cache type", lambda d: [drive("rootfs", d, cache_type="Direct")], "drives[0].cache_type"),
     ("missing root flag", lambda d: [{"drive_id": "x", "path_on_host": str(d)}],
      "drives[0].is_root_device: missing required field"),
@@ -223,9 +256,9 @@ def test_drives_through_the_api(kiln, workdir, api_sock, need_kvm):
         (drive("d2", root_img, root=True), "/drives/d2", "drives.is_root_device: a root block device already exists"),
         (drive("d-2", root_img), "/drives/d-2", "alphanumeric characters and underscores"),
         (drive("d2", root_img), "/drives/d3", "does not match"),
-        (drive("d2", root_img, io_engine="Async"), "/drives/d2", "drives.io_engine: \"Async\" is not supported"),
+        (drive("d2", root_img, io_engine="async"), "/drives/d2", "drives.io_engine: must be one of"),
         (drive("d2", root_img, extra=1), "/drives/d2", "drives: unknown field 'extra'"),
-        (drive("d2", root_img, rate_limiter={}), "/drives/d2", "drives.rate_limiter: not supported"),
+        (drive("d2", root_img, rate_limiter={"bandwidth": 5}), "/drives/d2", "drives.rate_limiter.bandwidth: expected an object"),
     ]:
         msg = fault(api_sock, "PUT", path, json.dumps(body))
         assert needle in msg, f"{path} {body}: {msg}"
@@ -254,6 +287,13 @@ def test_drives_through_the_api(kiln, workdir, api_sock, need_kvm):
     ok(api_sock, "PATCH", "/drives/data", json.dumps({"drive_id": "data", "path_on_host": str(new_img)}))
     assert ok(api_sock, "GET", "/vm/config", want=200)["drives"][1]["path_on_host"] == str(new_img)
     assert "drive data: now " + str(new_img) + ", 100 sectors" in r.log()
+    # PATCH rate_limiter: the running drive's limiter, as GET /vm/config then shows.
+    ok(api_sock, "PATCH", "/drives/data", json.dumps(
+        {"drive_id": "data", "rate_limiter": {"bandwidth": {"size": 65536, "refill_time": 10}}}))
+    assert ok(api_sock, "GET", "/vm/config", want=200)["drives"][1]["rate_limiter"]["bandwidth"] == {
+        "size": 65536, "one_time_burst": 0, "refill_time": 10}
+    assert "refill_time" in fault(api_sock, "PATCH", "/drives/data", json.dumps(
+        {"drive_id": "data", "rate_limiter": {"ops": {"size": 1}}}))
 
     # Per-drive metrics, as Firecracker names them.
     ok(api_sock, "PUT", "/actions", '{"action_type": "FlushMetrics"}')

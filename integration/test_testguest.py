@@ -1,5 +1,6 @@
 """kiln's own behaviour, checked with the tiny test guest (boots in milliseconds
 even where KVM is emulated)."""
+import json
 import re
 import signal
 
@@ -115,3 +116,28 @@ def test_exit_counts_reported(kiln, workdir, need_kvm):
     # Every console byte is one port write; the guest printed at least its lines.
     assert stats["exits"]["io_out"] >= len(r.console())
     assert stats["main_to_first_run_us"] > 0
+
+
+def test_config_file_logger_and_metrics_sections(kiln, workdir, need_kvm):
+    """The config file's "logger" and "metrics" work as PUT /logger and
+    PUT /metrics would: a log file with levels, and metrics lines at exit."""
+    log_path, met_path = workdir / "kiln.log", workdir / "metrics.json"
+    cfg = write_config(workdir, ktg_elf(), boot_args="exit=reset", extra={
+        "logger": {"log_path": str(log_path), "level": "Debug", "show_level": True},
+        "metrics": {"metrics_path": str(met_path)},
+    })
+    r = kiln("--config-file", str(cfg), "--no-api")
+    assert r.wait_exit(BOOT_TIMEOUT) == 0, r.log()
+    text = log_path.read_text()
+    assert re.search(r"\[DEBUG\]|:DEBUG|DEBUG", text), text[:2000]
+    assert "kiln-stats" in text
+    lines = [json.loads(l) for l in met_path.read_text().splitlines() if l.strip()]
+    assert lines, "no metrics line written"
+    assert "vcpu" in json.dumps(lines[-1]) or "exits" in json.dumps(lines[-1]), lines[-1]
+
+
+def test_config_file_bad_logger_section_is_a_usage_error(kiln, workdir):
+    cfg = write_config(workdir, ktg_elf(), extra={"logger": {"level": "Loud"}})
+    r = kiln("--config-file", str(cfg), "--no-api")
+    assert r.wait_exit(BOOT_TIMEOUT) == 2
+    assert "logger.level" in r.log()

@@ -87,22 +87,50 @@ enum api_op {
 	API_OP_RESUME,
 	API_OP_PUT_DRIVE,
 	API_OP_PATCH_DRIVE,
+	API_OP_PUT_NET,
+	API_OP_PATCH_NET,
+	API_OP_PUT_VSOCK,
+	API_OP_PUT_ENTROPY,
+	API_OP_PUT_BALLOON,
+	API_OP_PATCH_BALLOON,
+	API_OP_PATCH_BALLOON_STATS,
+	API_OP_GET_BALLOON,
+	API_OP_GET_BALLOON_STATS,
+	API_OP_SNAPSHOT_CREATE,
+	API_OP_SNAPSHOT_LOAD,
 	API_OP_NR
 };
 
 /* GET /'s "state". */
 enum api_vm_state { API_VM_NOT_STARTED, API_VM_RUNNING, API_VM_PAUSED };
 
-/* PUT /logger; absent fields leave the current setting (Firecracker's rule). */
-struct api_logger_config {
-	char log_path[CONFIG_PATH_MAX]; /* "" keeps the current sink */
-	int level;                      /* enum log_level, or -1 */
-	int show_level;                 /* 0, 1, or -1 */
-	int show_origin;                /* 0, 1, or -1 */
+/* PUT /snapshot/create. */
+enum api_snapshot_type { API_SNAPSHOT_FULL = 0, API_SNAPSHOT_DIFF };
+struct api_snapshot_create {
+	enum api_snapshot_type type;          /* snapshot_type, default Full */
+	char snapshot_path[CONFIG_PATH_MAX];  /* the vmstate file */
+	char mem_file_path[CONFIG_PATH_MAX];
 };
 
-struct api_metrics_config {
-	char metrics_path[CONFIG_PATH_MAX];
+/* PUT /snapshot/load.  mem_backend {backend_type, backend_path}, or the
+ * deprecated mem_file_path (= a File backend); exactly one of them. */
+enum api_mem_backend { API_MEM_BACKEND_FILE = 0, API_MEM_BACKEND_UFFD };
+#define API_SNAPSHOT_MAX_NET_OVERRIDES 8
+struct api_snapshot_load {
+	char snapshot_path[CONFIG_PATH_MAX];
+	enum api_mem_backend backend;
+	char backend_path[CONFIG_PATH_MAX];
+	bool track_dirty_pages;               /* or the deprecated enable_diff_snapshots */
+	bool resume_vm;
+	/* network_overrides [{iface_id, host_dev_name}] and vsock_override
+	 * {uds_path}: checked against the snapshot's devices by the VMM. */
+	unsigned int nr_net_overrides;
+	struct {
+		char iface_id[CONFIG_ID_MAX + 1];
+		char host_dev_name[CONFIG_ID_MAX + 1];
+	} net_overrides[API_SNAPSHOT_MAX_NET_OVERRIDES];
+	bool has_vsock_override;
+	char vsock_uds_path[CONFIG_PATH_MAX];
 };
 
 /* A validated request.  Paths named in it are not opened yet: the VMM does
@@ -116,10 +144,18 @@ struct api_request {
 		 * config; the VMM applies it to the current one with
 		 * machine_config_parse(patch=true), which checks it as a whole. */
 		struct cJSON *machine_patch;
-		struct api_logger_config logger;
-		struct api_metrics_config metrics;
+		struct logger_config logger;           /* PUT /logger: absent fields keep the setting */
+		struct metrics_config metrics;
 		struct drive_config drive;             /* PUT /drives/{id}: id checked against the path */
 		struct drive_patch drive_patch;        /* PATCH /drives/{id} */
+		struct api_snapshot_create snapshot_create; /* PUT /snapshot/create */
+		struct api_snapshot_load snapshot_load;     /* PUT /snapshot/load */
+		struct net_iface_config net;           /* PUT /network-interfaces/{id} */
+		struct net_iface_patch net_patch;      /* PATCH /network-interfaces/{id} */
+		struct vsock_config vsock;             /* PUT /vsock */
+		struct entropy_config entropy;         /* PUT /entropy */
+		struct balloon_config balloon;         /* PUT /balloon */
+		struct balloon_patch balloon_patch;    /* PATCH /balloon, /balloon/statistics */
 	} u;
 };
 
@@ -131,6 +167,17 @@ struct api_instance_info {
 	char vmm_version[API_VERSION_MAX];
 };
 
+/* The balloon's statistics tags (virtio 1.2, 5.5.6.3), in Firecracker's
+ * GET /balloon/statistics names (api_reply.c). */
+#define API_BALLOON_NR_STATS 16
+
+/* GET /balloon/statistics: the targets and what the guest last reported. */
+struct api_balloon_stats {
+	uint64_t target_pages, actual_pages;
+	uint32_t present;                  /* bit i: stat[i] was reported */
+	uint64_t stat[API_BALLOON_NR_STATS];
+};
+
 /* The VMM's answer; err != 0 means a 400 with fault as the message. */
 struct api_result {
 	enum api_op op;   /* set by the caller before handle() */
@@ -140,6 +187,8 @@ struct api_result {
 		struct api_instance_info info; /* GET / and GET /version */
 		struct machine_config machine; /* GET /machine-config */
 		struct vm_config vm_config;    /* GET /vm/config: a copy the result owns */
+		struct balloon_config balloon; /* GET /balloon */
+		struct api_balloon_stats balloon_stats; /* GET /balloon/statistics */
 	} u;
 };
 

@@ -103,6 +103,45 @@ static void api_fake_handle(void *opaque, const struct api_request *req, struct 
 			strcpy(d->path_on_host, req->u.drive_patch.path_on_host);
 		break;
 	}
+	case API_OP_PUT_NET:
+		if (vm_config_net_put(&f->cfg, &req->u.net, "network-interfaces", err))
+			api_result_fail(res, -EINVAL, "Network interface config error: %s", err);
+		break;
+	case API_OP_PATCH_NET:
+		if (!vm_config_net_find(&f->cfg, req->u.net_patch.iface_id))
+			api_result_fail(res, -ENOENT, "Network interface update error: no interface '%s'",
+					req->u.net_patch.iface_id);
+		break;
+	case API_OP_PUT_VSOCK:
+		f->cfg.vsock = req->u.vsock;
+		break;
+	case API_OP_PUT_ENTROPY:
+		f->cfg.entropy = req->u.entropy;
+		break;
+	case API_OP_PUT_BALLOON:
+		f->cfg.balloon = req->u.balloon;
+		break;
+	case API_OP_PATCH_BALLOON:
+	case API_OP_PATCH_BALLOON_STATS:
+		if (!f->cfg.balloon.present)
+			api_result_fail(res, -ENODEV, "Balloon update error: not configured");
+		else if (req->u.balloon_patch.has_amount)
+			f->cfg.balloon.amount_mib = req->u.balloon_patch.amount_mib;
+		else
+			f->cfg.balloon.stats_polling_interval_s = req->u.balloon_patch.stats_polling_interval_s;
+		break;
+	case API_OP_GET_BALLOON:
+		if (!f->cfg.balloon.present)
+			api_result_fail(res, -ENODEV, "Balloon error: not configured");
+		else
+			res->u.balloon = f->cfg.balloon;
+		break;
+	case API_OP_GET_BALLOON_STATS:
+		if (!f->cfg.balloon.present || f->state == API_VM_NOT_STARTED)
+			api_result_fail(res, -ENODEV, "Balloon error: no statistics");
+		else
+			res->u.balloon_stats.target_pages = f->cfg.balloon.amount_mib * 256;
+		break;
 	case API_OP_PAUSE:
 		f->state = API_VM_PAUSED;
 		break;

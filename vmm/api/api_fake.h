@@ -13,8 +13,8 @@ struct api_fake {
 	struct vm_config cfg;
 	unsigned int calls;           /* handle() calls */
 	enum api_op last_op;
-	struct api_logger_config last_logger;
-	struct api_metrics_config last_metrics;
+	struct logger_config last_logger;
+	struct metrics_config last_metrics;
 	bool metrics_set;
 	int fail_start;               /* InstanceStart fails with this (-errno), when set */
 };

@@ -6,6 +6,7 @@
 #include "vmm/api/api_priv.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vmm/log/log.h"
@@ -81,94 +82,22 @@ int api_parse_vm_state(cJSON **doc, struct api_request *req, char err[JSON_ERR_M
 	return 0;
 }
 
-/* A path field: present means non-empty and fits a path buffer. */
-static int api_get_path(const cJSON *obj, const char *name, const char *section, bool required,
-			char out[CONFIG_PATH_MAX], char err[JSON_ERR_MAX])
-{
-	const char *s;
-	int r;
-
-	r = json_get_string(obj, name, section, required, CONFIG_PATH_MAX - 1, &s, err);
-	if (r == 1 && !*s) {
-		json_field_err(err, section, name, "must not be empty");
-		return -EINVAL;
-	}
-	if (r == 1)
-		strcpy(out, s); /* length checked by json_get_string */
-	return r;
-}
-
-static int api_get_tristate(const cJSON *obj, const char *name, int *out, char err[JSON_ERR_MAX])
-{
-	bool b;
-	int r = json_get_bool(obj, name, "logger", false, &b, err);
-
-	if (r == 1)
-		*out = b;
-	return r < 0 ? r : 0;
-}
-
 int api_parse_logger(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
 {
-	static const char *const fields[] = { "log_path", "level", "show_level", "show_log_origin",
-					      "module", NULL };
-	struct api_logger_config *lc = &req->u.logger;
-	const char *s;
-	char q[JSON_QUOTE_MAX];
-	int r;
+	int r = logger_config_parse(*doc, "logger", &req->u.logger, err);
 
-	r = json_check_fields(*doc, fields, "logger", err);
-	if (r)
-		return r;
-	memset(lc, 0, sizeof(*lc));
-	lc->level = lc->show_level = lc->show_origin = -1;
-	r = api_get_path(*doc, "log_path", "logger", false, lc->log_path, err);
-	if (r < 0)
-		return r;
-	r = json_get_string(*doc, "level", "logger", false, 16, &s, err);
-	if (r < 0)
-		return r;
-	if (r == 1) {
-		lc->level = log_level_parse(s);
-		if (lc->level < 0) {
-			json_field_err(err, "logger", "level",
-				       "must be one of Error, Warning, Info, Debug, Trace, Off; got \"%s\"",
-				       json_quote(q, s));
-			return -EINVAL;
-		}
-	}
-	r = api_get_tristate(*doc, "show_level", &lc->show_level, err);
-	if (r)
-		return r;
-	r = api_get_tristate(*doc, "show_log_origin", &lc->show_origin, err);
-	if (r)
-		return r;
-	/* Filtering by module needs module names kiln does not have. */
-	r = json_get_string(*doc, "module", "logger", false, CONFIG_PATH_MAX, &s, err);
-	if (r < 0)
-		return r;
-	if (r == 1) {
-		json_field_err(err, "logger", "module", "%s", API_MSG_NOT_SUPPORTED);
-		return -EINVAL;
-	}
-	req->op = API_OP_PUT_LOGGER;
-	return 0;
+	if (!r)
+		req->op = API_OP_PUT_LOGGER;
+	return r;
 }
 
 int api_parse_metrics(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
 {
-	static const char *const fields[] = { "metrics_path", NULL };
-	int r;
+	int r = metrics_config_parse(*doc, "metrics", &req->u.metrics, err);
 
-	r = json_check_fields(*doc, fields, "metrics", err);
-	if (r)
-		return r;
-	memset(&req->u.metrics, 0, sizeof(req->u.metrics));
-	r = api_get_path(*doc, "metrics_path", "metrics", true, req->u.metrics.metrics_path, err);
-	if (r < 0)
-		return r;
-	req->op = API_OP_PUT_METRICS;
-	return 0;
+	if (!r)
+		req->op = API_OP_PUT_METRICS;
+	return r;
 }
 
 /* PUT /drives/{id}: the config file's drive object; the path id was checked
@@ -189,4 +118,217 @@ int api_parse_drive_patch(cJSON **doc, struct api_request *req, char err[JSON_ER
 	if (!r)
 		req->op = API_OP_PATCH_DRIVE;
 	return r;
+}
+
+/* PUT /network-interfaces/{id}; the path id was checked against iface_id. */
+int api_parse_net_put(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	int r = net_iface_config_parse(*doc, "network-interfaces", &req->u.net, err);
+
+	if (!r)
+		req->op = API_OP_PUT_NET;
+	return r;
+}
+
+int api_parse_net_patch(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	int r = net_iface_patch_parse(*doc, "network-interfaces", &req->u.net_patch, err);
+
+	if (!r)
+		req->op = API_OP_PATCH_NET;
+	return r;
+}
+
+int api_parse_vsock(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	int r = vsock_config_parse(*doc, "vsock", &req->u.vsock, err);
+
+	if (!r)
+		req->op = API_OP_PUT_VSOCK;
+	return r;
+}
+
+int api_parse_entropy(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	int r = entropy_config_parse(*doc, "entropy", &req->u.entropy, err);
+
+	if (!r)
+		req->op = API_OP_PUT_ENTROPY;
+	return r;
+}
+
+int api_parse_balloon_put(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	int r = balloon_config_parse(*doc, "balloon", &req->u.balloon, err);
+
+	if (!r)
+		req->op = API_OP_PUT_BALLOON;
+	return r;
+}
+
+int api_parse_balloon_patch(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	int r = balloon_patch_parse(*doc, "balloon", false, &req->u.balloon_patch, err);
+
+	if (!r)
+		req->op = API_OP_PATCH_BALLOON;
+	return r;
+}
+
+int api_parse_balloon_stats_patch(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	int r = balloon_patch_parse(*doc, "balloon", true, &req->u.balloon_patch, err);
+
+	if (!r)
+		req->op = API_OP_PATCH_BALLOON_STATS;
+	return r;
+}
+
+/* PUT /snapshot/create: snapshot_type ("Full" default, "Diff"), snapshot_path,
+ * mem_file_path (both required).  Firecracker's "version" is refused: kiln
+ * writes one format version. */
+int api_parse_snapshot_create(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	static const char *const fields[] = { "snapshot_type", "snapshot_path", "mem_file_path", NULL };
+	static const char *const types[] = { "Full", "Diff", NULL };
+	struct api_snapshot_create *c = &req->u.snapshot_create;
+	unsigned int t = 0;
+	int r;
+
+	r = json_check_fields(*doc, fields, "snapshot-create", err);
+	if (r)
+		return r;
+	memset(c, 0, sizeof(*c));
+	r = json_get_enum(*doc, "snapshot_type", "snapshot-create", false, types, &t, err);
+	if (r < 0)
+		return r;
+	c->type = t ? API_SNAPSHOT_DIFF : API_SNAPSHOT_FULL;
+	r = json_get_path(*doc, "snapshot_path", "snapshot-create", true, c->snapshot_path, sizeof(c->snapshot_path), err);
+	if (r < 0)
+		return r;
+	r = json_get_path(*doc, "mem_file_path", "snapshot-create", true, c->mem_file_path, sizeof(c->mem_file_path), err);
+	if (r < 0)
+		return r;
+	req->op = API_OP_SNAPSHOT_CREATE;
+	return 0;
+}
+
+static int api_parse_mem_backend(const cJSON *obj, struct api_snapshot_load *l, char err[JSON_ERR_MAX])
+{
+	static const char *const fields[] = { "backend_type", "backend_path", NULL };
+	static const char *const types[] = { "File", "Uffd", NULL };
+	unsigned int t;
+	int r;
+
+	if (!cJSON_IsObject(obj)) {
+		json_field_err(err, "snapshot-load", "mem_backend", "expected an object, got %s", json_type_name(obj));
+		return -EINVAL;
+	}
+	r = json_check_fields(obj, fields, "snapshot-load.mem_backend", err);
+	if (r)
+		return r;
+	r = json_get_enum(obj, "backend_type", "snapshot-load.mem_backend", true, types, &t, err);
+	if (r < 0)
+		return r;
+	l->backend = t ? API_MEM_BACKEND_UFFD : API_MEM_BACKEND_FILE;
+	r = json_get_path(obj, "backend_path", "snapshot-load.mem_backend", true, l->backend_path, sizeof(l->backend_path), err);
+	return r < 0 ? r : 0;
+}
+
+static int api_parse_net_overrides(const cJSON *arr, struct api_snapshot_load *l, char err[JSON_ERR_MAX])
+{
+	static const char *const fields[] = { "iface_id", "host_dev_name", NULL };
+	const cJSON *o;
+
+	if (!cJSON_IsArray(arr)) {
+		json_field_err(err, "snapshot-load", "network_overrides", "expected an array, got %s",
+			       json_type_name(arr));
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(o, arr) {
+		const char *id, *dev;
+		int r;
+
+		if (l->nr_net_overrides >= API_SNAPSHOT_MAX_NET_OVERRIDES) {
+			json_field_err(err, "snapshot-load", "network_overrides", "at most %d entries",
+				       API_SNAPSHOT_MAX_NET_OVERRIDES);
+			return -EINVAL;
+		}
+		r = json_check_fields(o, fields, "snapshot-load.network_overrides[]", err);
+		if (r)
+			return r;
+		if (json_get_string(o, "iface_id", "snapshot-load.network_overrides[]", true, CONFIG_ID_MAX, &id,
+				    err) < 0 ||
+		    json_get_string(o, "host_dev_name", "snapshot-load.network_overrides[]", true, CONFIG_ID_MAX,
+				    &dev, err) < 0)
+			return -EINVAL;
+		snprintf(l->net_overrides[l->nr_net_overrides].iface_id, CONFIG_ID_MAX + 1, "%s", id);
+		snprintf(l->net_overrides[l->nr_net_overrides].host_dev_name, CONFIG_ID_MAX + 1, "%s", dev);
+		l->nr_net_overrides++;
+	}
+	return 0;
+}
+
+/* PUT /snapshot/load: snapshot_path, mem_backend {backend_type File|Uffd,
+ * backend_path} or the deprecated mem_file_path (one of the two),
+ * track_dirty_pages (or the deprecated enable_diff_snapshots), resume_vm,
+ * network_overrides, vsock_override {uds_path}. */
+int api_parse_snapshot_load(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX])
+{
+	static const char *const fields[] = { "snapshot_path", "mem_backend", "mem_file_path",
+					      "track_dirty_pages", "enable_diff_snapshots", "resume_vm",
+					      "network_overrides", "vsock_override", NULL };
+	static const char *const vsock_fields[] = { "uds_path", NULL };
+	struct api_snapshot_load *l = &req->u.snapshot_load;
+	const cJSON *backend, *net, *vsock;
+	bool diff = false;
+	int r, has_file;
+
+	r = json_check_fields(*doc, fields, "snapshot-load", err);
+	if (r)
+		return r;
+	memset(l, 0, sizeof(*l));
+	r = json_get_path(*doc, "snapshot_path", "snapshot-load", true, l->snapshot_path, sizeof(l->snapshot_path), err);
+	if (r < 0)
+		return r;
+	backend = cJSON_GetObjectItemCaseSensitive(*doc, "mem_backend");
+	if (cJSON_IsNull(backend))
+		backend = NULL;
+	has_file = json_get_path(*doc, "mem_file_path", "snapshot-load", false, l->backend_path, sizeof(l->backend_path), err);
+	if (has_file < 0)
+		return has_file;
+	if (!!backend == (has_file == 1)) {
+		json_field_err(err, "snapshot-load", NULL, "exactly one of mem_backend and mem_file_path is required");
+		return -EINVAL;
+	}
+	if (backend) {
+		r = api_parse_mem_backend(backend, l, err);
+		if (r)
+			return r;
+	}
+	r = json_get_bool(*doc, "track_dirty_pages", "snapshot-load", false, &l->track_dirty_pages, err);
+	if (r < 0)
+		return r;
+	r = json_get_bool(*doc, "enable_diff_snapshots", "snapshot-load", false, &diff, err);
+	if (r < 0)
+		return r;
+	l->track_dirty_pages |= diff;
+	r = json_get_bool(*doc, "resume_vm", "snapshot-load", false, &l->resume_vm, err);
+	if (r < 0)
+		return r;
+	net = cJSON_GetObjectItemCaseSensitive(*doc, "network_overrides");
+	if (net && !cJSON_IsNull(net) && (r = api_parse_net_overrides(net, l, err)))
+		return r;
+	vsock = cJSON_GetObjectItemCaseSensitive(*doc, "vsock_override");
+	if (vsock && !cJSON_IsNull(vsock)) {
+		r = json_check_fields(vsock, vsock_fields, "snapshot-load.vsock_override", err);
+		if (r)
+			return r;
+		r = json_get_path(vsock, "uds_path", "snapshot-load.vsock_override", true, l->vsock_uds_path, sizeof(l->vsock_uds_path), err);
+		if (r < 0)
+			return r;
+		l->has_vsock_override = true;
+	}
+	req->op = API_OP_SNAPSHOT_LOAD;
+	return 0;
 }

@@ -91,11 +91,27 @@ int api_parse_logger(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX
 int api_parse_metrics(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
 int api_parse_drive_put(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
 int api_parse_drive_patch(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_net_put(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_net_patch(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_vsock(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_entropy(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_balloon_put(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_balloon_patch(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_balloon_stats_patch(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_snapshot_create(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
+int api_parse_snapshot_load(cJSON **doc, struct api_request *req, char err[JSON_ERR_MAX]);
 
 /* Replies (api_reply.c). */
 void api_reply_result(struct api_response *resp, const struct api_result *res);
 cJSON *api_machine_config_json(const struct machine_config *mc);
 cJSON *api_vm_config_json(const struct vm_config *cfg);
 cJSON *api_drive_json(const struct drive_config *d);
+/* api_device_json.c */
+bool api_add_rate_limiter(cJSON *obj, const char *name, const struct ratelimit_config *rl);
+cJSON *api_net_json(const struct net_iface_config *n);
+cJSON *api_vsock_json(const struct vsock_config *v);
+cJSON *api_balloon_json(const struct balloon_config *b);
+cJSON *api_entropy_json(const struct entropy_config *e);
+cJSON *api_balloon_stats_json(const struct api_balloon_stats *st);
 
 #endif

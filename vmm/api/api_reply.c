@@ -66,6 +66,10 @@ int api_op_check_state(enum api_op op, enum api_vm_state state, struct api_resul
 	case API_OP_PUT_LOGGER:
 	case API_OP_PUT_METRICS:
 	case API_OP_PUT_DRIVE:
+	case API_OP_PUT_NET:
+	case API_OP_PUT_VSOCK:
+	case API_OP_PUT_ENTROPY:
+	case API_OP_PUT_BALLOON:
 	case API_OP_INSTANCE_START:
 		if (started) {
 			api_result_fail(res, -EBUSY, "%s", API_MSG_PRE_BOOT_ONLY);
@@ -77,6 +81,7 @@ int api_op_check_state(enum api_op op, enum api_vm_state state, struct api_resul
 	case API_OP_PAUSE:
 	case API_OP_RESUME:
 	case API_OP_PATCH_DRIVE:
+	case API_OP_PATCH_NET:
 		if (!started) {
 			api_result_fail(res, -EAGAIN, "%s", API_MSG_POST_BOOT_ONLY);
 			return -EAGAIN;
@@ -86,6 +91,16 @@ int api_op_check_state(enum api_op op, enum api_vm_state state, struct api_resul
 	case API_OP_GET_VERSION:
 	case API_OP_GET_MACHINE_CONFIG:
 	case API_OP_GET_VM_CONFIG:
+	/* The balloon's calls work in both states; the VMM refuses them when
+	 * there is no balloon (and stats when polling is off). */
+	/* Snapshots have their own rules (create: paused; load: a fresh VMM),
+	 * with Firecracker's messages; the VMM applies them. */
+	case API_OP_SNAPSHOT_CREATE:
+	case API_OP_SNAPSHOT_LOAD:
+	case API_OP_GET_BALLOON:
+	case API_OP_GET_BALLOON_STATS:
+	case API_OP_PATCH_BALLOON:
+	case API_OP_PATCH_BALLOON_STATS:
 		return 0;
 	default:
 		api_result_fail(res, -EINVAL, "unknown request");
@@ -175,7 +190,8 @@ cJSON *api_drive_json(const struct drive_config *d)
 				     d->cache_type == DRIVE_CACHE_WRITEBACK ? "Writeback" : "Unsafe") ||
 	    !cJSON_AddBoolToObject(o, "is_read_only", d->is_read_only) ||
 	    !cJSON_AddStringToObject(o, "path_on_host", d->path_on_host) ||
-	    !cJSON_AddNullToObject(o, "rate_limiter") || !cJSON_AddStringToObject(o, "io_engine", "Sync") ||
+	    !api_add_rate_limiter(o, "rate_limiter", &d->rate_limiter) ||
+	    !cJSON_AddStringToObject(o, "io_engine", d->io_engine == DRIVE_IO_ASYNC ? "Async" : "Sync") ||
 	    !cJSON_AddNullToObject(o, "socket")) {
 		cJSON_Delete(o);
 		return NULL;
@@ -199,33 +215,52 @@ static cJSON *api_drives_json(const struct vm_config *cfg)
 	return arr;
 }
 
+/* Adds name: item (taken), or returns false (item freed) when item is NULL. */
+static bool api_add_item(cJSON *o, const char *name, cJSON *item)
+{
+	if (!item)
+		return false;
+	cJSON_AddItemToObject(o, name, item);
+	return true;
+}
+
+static cJSON *api_nets_json(const struct vm_config *cfg)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (unsigned int i = 0; arr && i < cfg->nr_net; i++) {
+		cJSON *n = api_net_json(&cfg->net[i]);
+
+		if (!n) {
+			cJSON_Delete(arr);
+			return NULL;
+		}
+		cJSON_AddItemToArray(arr, n);
+	}
+	return arr;
+}
+
 /*
- * The config-file shape, so the answer boots as --config-file.  Sections this
- * build lacks are null or [] (what the config file accepts for them), as are
- * logger and metrics, which Firecracker does not report here either.
+ * The config-file shape, so the answer boots as --config-file.  Absent
+ * devices are null; logger and metrics are null too, as Firecracker does not
+ * report them here either.
  */
 cJSON *api_vm_config_json(const struct vm_config *cfg)
 {
-	static const char *const nulls[] = { "vsock", "balloon", "entropy", "logger", "metrics",
-					     "mmds-config", "cpu-config" };
+	static const char *const nulls[] = { "logger", "metrics", "mmds-config", "cpu-config" };
 	cJSON *o = cJSON_CreateObject();
-	cJSON *bs = cfg->has_boot_source ? api_boot_source_json(&cfg->boot_source) : cJSON_CreateNull();
-	cJSON *mc = api_machine_config_json(&cfg->machine);
-	cJSON *drives = api_drives_json(cfg);
-	bool ok = o && bs && mc && drives;
+	bool ok = o &&
+		  api_add_item(o, "boot-source", cfg->has_boot_source ? api_boot_source_json(&cfg->boot_source)
+								      : cJSON_CreateNull()) &&
+		  api_add_item(o, "machine-config", api_machine_config_json(&cfg->machine)) &&
+		  api_add_item(o, "drives", api_drives_json(cfg)) &&
+		  api_add_item(o, "network-interfaces", api_nets_json(cfg)) &&
+		  api_add_item(o, "vsock", api_vsock_json(&cfg->vsock)) &&
+		  api_add_item(o, "balloon", api_balloon_json(&cfg->balloon)) &&
+		  api_add_item(o, "entropy", api_entropy_json(&cfg->entropy));
 
-	if (ok) {
-		cJSON_AddItemToObject(o, "boot-source", bs);
-		cJSON_AddItemToObject(o, "machine-config", mc);
-		cJSON_AddItemToObject(o, "drives", drives);
-		bs = mc = drives = NULL;
-		ok = cJSON_AddArrayToObject(o, "network-interfaces");
-		for (size_t i = 0; ok && i < ARRAY_SIZE(nulls); i++)
-			ok = cJSON_AddNullToObject(o, nulls[i]) != NULL;
-	}
-	cJSON_Delete(bs);
-	cJSON_Delete(mc);
-	cJSON_Delete(drives);
+	for (size_t i = 0; ok && i < ARRAY_SIZE(nulls); i++)
+		ok = cJSON_AddNullToObject(o, nulls[i]) != NULL;
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;
@@ -276,6 +311,12 @@ void api_reply_result(struct api_response *resp, const struct api_result *res)
 		return;
 	case API_OP_GET_VM_CONFIG:
 		api_reply_json(resp, 200, api_vm_config_json(&res->u.vm_config));
+		return;
+	case API_OP_GET_BALLOON:
+		api_reply_json(resp, 200, api_balloon_json(&res->u.balloon));
+		return;
+	case API_OP_GET_BALLOON_STATS:
+		api_reply_json(resp, 200, api_balloon_stats_json(&res->u.balloon_stats));
 		return;
 	default:
 		resp->status = 204;

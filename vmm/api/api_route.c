@@ -22,23 +22,37 @@ static const struct api_route api_routes[] = {
 	{ .seg = "actions", .res = API_RES_ACTIONS, .h = { [PUT] = { .parse = api_parse_actions } } },
 	{ .seg = "vm", .res = API_RES_VM, .h = { [PATCH] = { .parse = api_parse_vm_state } } },
 	{ .seg = "vm", .sub = "config", .res = API_RES_VM_CONFIG, .h = { [GET] = { .op = API_OP_GET_VM_CONFIG } } },
+	{ .seg = "snapshot", .sub = "create", .res = API_RES_SNAPSHOT,
+	  .h = { [PUT] = { .parse = api_parse_snapshot_create } } },
+	{ .seg = "snapshot", .sub = "load", .res = API_RES_SNAPSHOT,
+	  .h = { [PUT] = { .parse = api_parse_snapshot_load } } },
 	{ .seg = "logger", .res = API_RES_LOGGER, .h = { [PUT] = { .parse = api_parse_logger } } },
 	{ .seg = "metrics", .res = API_RES_METRICS, .h = { [PUT] = { .parse = api_parse_metrics } } },
 	{ .seg = "drives", .res = API_RES_DRIVES, .h = {
 		[PUT] = { .parse = api_parse_drive_put },
 		[PATCH] = { .parse = api_parse_drive_patch },
 	}, .id_field = "drive_id", .section = "drives" },
+	{ .seg = "network-interfaces", .res = API_RES_NETWORK_INTERFACES, .h = {
+		[PUT] = { .parse = api_parse_net_put },
+		[PATCH] = { .parse = api_parse_net_patch },
+	}, .id_field = "iface_id", .section = "network-interfaces" },
+	{ .seg = "vsock", .res = API_RES_VSOCK, .h = { [PUT] = { .parse = api_parse_vsock } } },
+	{ .seg = "entropy", .res = API_RES_ENTROPY, .h = { [PUT] = { .parse = api_parse_entropy } } },
+	{ .seg = "balloon", .res = API_RES_BALLOON, .h = {
+		[GET] = { .op = API_OP_GET_BALLOON },
+		[PUT] = { .parse = api_parse_balloon_put },
+		[PATCH] = { .parse = api_parse_balloon_patch },
+	} },
+	{ .seg = "balloon", .sub = "statistics", .res = API_RES_BALLOON, .h = {
+		[GET] = { .op = API_OP_GET_BALLOON_STATS },
+		[PATCH] = { .parse = api_parse_balloon_stats_patch },
+	} },
 };
 
 /* Firecracker's other resources, with the methods its API routes for them. */
 static const struct api_unsupported api_unsupported[] = {
-	{ "network-interfaces", "network-interfaces", API_RES_NETWORK_INTERFACES, M(PUT) | M(PATCH), "iface_id" },
 	{ "pmem", "pmem", API_RES_PMEM, M(PUT) | M(PATCH), "id" },
-	{ "vsock", "vsock", API_RES_VSOCK, M(PUT), NULL },
-	{ "balloon", "balloon", API_RES_BALLOON, M(GET) | M(PUT) | M(PATCH), NULL },
-	{ "entropy", "entropy", API_RES_ENTROPY, M(PUT), NULL },
 	{ "mmds", "mmds", API_RES_MMDS, M(GET) | M(PUT) | M(PATCH), NULL },
-	{ "snapshot", "snapshot", API_RES_SNAPSHOT, M(PUT), NULL },
 	{ "cpu-config", "cpu-config", API_RES_CPU_CONFIG, M(PUT), NULL },
 	{ "serial", "serial", API_RES_SERIAL, M(PUT), NULL },
 	{ "hotplug", "hotplug", API_RES_HOTPLUG, M(GET) | M(PUT) | M(PATCH), NULL },

@@ -181,14 +181,12 @@ Test(api, resource_ids)
 		{ "extra segment", "PUT", "/drives/rootfs/x", "{\"drive_id\": \"rootfs\"}", 400, "Invalid request method and/or path" },
 		{ "id mismatch checked before the body's fields", "PUT", "/drives/rootfs", "{\"drive_id\": \"other\", \"bogus\": 1}", 400, API_MSG_ID_MISMATCH },
 		{ "patch id differs", "PATCH", "/drives/rootfs", "{\"drive_id\": \"other\", \"path_on_host\": \"/x\"}", 400, API_MSG_ID_MISMATCH },
-		{ "good net", "PUT", "/network-interfaces/eth_0", "{\"iface_id\": \"eth_0\", \"host_dev_name\": \"tap0\"}", 400, "network-interfaces: not supported" },
-		{ "net patch", "PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}", 400, "network-interfaces: not supported" },
-		{ "vsock", "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}", 400, "vsock: not supported" },
-		{ "balloon", "PUT", "/balloon", "{\"amount_mib\": 0, \"deflate_on_oom\": true}", 400, "balloon: not supported" },
-		{ "balloon stats", "GET", "/balloon/statistics", NULL, 400, "balloon: not supported" },
-		{ "entropy", "PUT", "/entropy", "{}", 400, "entropy: not supported" },
+		{ "net id mismatch", "PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}", 400, API_MSG_ID_MISMATCH },
+		{ "net bad id", "PUT", "/network-interfaces/eth-0", "{\"iface_id\": \"eth-0\", \"host_dev_name\": \"tap0\"}", 400, API_MSG_BAD_ID },
+		{ "vsock cid", "PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v\"}", 400, "vsock.guest_cid" },
+		{ "balloon patch unknown", "PATCH", "/balloon", "{\"amount\": 4}", 400, "balloon: unknown field 'amount'" },
+		{ "entropy bad", "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {\"size\": 10}}}", 400, "entropy.rate_limiter.bandwidth.refill_time" },
 		{ "mmds", "GET", "/mmds", NULL, 400, "mmds: not supported" },
-		{ "snapshot", "PUT", "/snapshot/create", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}", 400, "snapshot: not supported" },
 		{ "GET drives is no route", "GET", "/drives/rootfs", NULL, 400, "Invalid request method and/or path: GET drives/rootfs." },
 	};
 	run_refused(cases, ARRAY_SIZE(cases));
@@ -391,14 +389,14 @@ Test(api, drive_bodies_refused)
 		{ "missing path", "PUT", "/drives/d", "{\"drive_id\": \"d\", \"is_root_device\": false}", 400, "drives.path_on_host: missing required field" },
 		{ "missing root flag", "PUT", "/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/d\"}", 400, "drives.is_root_device" },
 		{ "unknown field", "PUT", "/drives/d", DRIVE("d", "false, \"readonly\": true"), 400, "drives: unknown field 'readonly'" },
-		{ "Async engine", "PUT", "/drives/d", DRIVE("d", "false, \"io_engine\": \"Async\""), 400, "drives.io_engine: \\\"Async\\\" is not supported by this kiln build yet" },
-		{ "rate limiter", "PUT", "/drives/d", DRIVE("d", "false, \"rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 1}}"), 400, "drives.rate_limiter: not supported by this kiln build yet" },
+		{ "bad engine", "PUT", "/drives/d", DRIVE("d", "false, \"io_engine\": \"uring\""), 400, "drives.io_engine: must be one of" },
+		{ "rate limiter without refill", "PUT", "/drives/d", DRIVE("d", "false, \"rate_limiter\": {\"ops\": {\"size\": 1}}"), 400, "drives.rate_limiter.ops.refill_time: missing required field" },
 		{ "bad cache type", "PUT", "/drives/d", DRIVE("d", "false, \"cache_type\": \"None\""), 400, "drives.cache_type" },
 		{ "partuuid with a space", "PUT", "/drives/d", DRIVE("d", "true, \"partuuid\": \"a b\""), 400, "drives.partuuid" },
 		{ "read-only not bool", "PUT", "/drives/d", DRIVE("d", "false, \"is_read_only\": \"no\""), 400, "drives.is_read_only" },
 		{ "patch without change", "PATCH", "/drives/d", "{\"drive_id\": \"d\"}", 400, "empty PATCH" },
 		{ "patch read-only flag", "PATCH", "/drives/d", "{\"drive_id\": \"d\", \"is_read_only\": true}", 400, "unknown field 'is_read_only'" },
-		{ "patch rate limiter", "PATCH", "/drives/d", "{\"drive_id\": \"d\", \"rate_limiter\": {}}", 400, "drives.rate_limiter: not supported" },
+		{ "patch rate limiter", "PATCH", "/drives/d", "{\"drive_id\": \"d\", \"rate_limiter\": {\"ops\": 1}}", 400, "drives.rate_limiter.ops: expected an object" },
 	};
 	run_refused(cases, ARRAY_SIZE(cases));
 }
@@ -603,4 +601,120 @@ Test(api, random_requests)
 		cr_assert(resp.status == 204 || resp.body, "no body with %u", resp.status);
 		api_response_free(&resp);
 	}
+}
+
+/* The device resources beyond drives, in order: each row reaches the VMM. */
+Test(api, device_resources)
+{
+	static const struct case_ cases[] = {
+		{ "good net", "PUT", "/network-interfaces/eth_0", "{\"iface_id\": \"eth_0\", \"host_dev_name\": \"tap0\"}", 204, NULL },
+		{ "net patch before boot", "PATCH", "/network-interfaces/eth_0", "{\"iface_id\": \"eth_0\"}", 400, API_MSG_POST_BOOT_ONLY },
+		{ "vsock", "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}", 204, NULL },
+		{ "balloon get before put", "GET", "/balloon", NULL, 400, "not configured" },
+		{ "balloon", "PUT", "/balloon", "{\"amount_mib\": 0, \"deflate_on_oom\": true}", 204, NULL },
+		{ "balloon get", "GET", "/balloon", NULL, 200, "\"deflate_on_oom\":true" },
+		{ "balloon patch", "PATCH", "/balloon", "{\"amount_mib\": 4}", 204, NULL },
+		{ "balloon stats patch", "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 2}", 204, NULL },
+		{ "entropy", "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {\"size\": 10, \"refill_time\": 100}}}", 204, NULL },
+		{ "vm config shows them", "GET", "/vm/config", NULL, 200, "\"network-interfaces\":[{\"iface_id\":\"eth_0\",\"host_dev_name\":\"tap0\",\"guest_mac\":null,\"rx_rate_limiter\":null,\"tx_rate_limiter\":null}]" },
+		{ "balloon amount in vm config", "GET", "/vm/config", NULL, 200, "\"balloon\":{\"amount_mib\":4,\"deflate_on_oom\":true,\"stats_polling_interval_s\":2" },
+		{ "entropy limiter in vm config", "GET", "/vm/config", NULL, 200, "\"entropy\":{\"rate_limiter\":{\"bandwidth\":{\"size\":10,\"one_time_burst\":0,\"refill_time\":100},\"ops\":null}}" },
+		{ "vsock in vm config", "GET", "/vm/config", NULL, 200, "\"vsock\":{\"guest_cid\":3,\"uds_path\":\"/v\"}" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		cr_expect(run_case(&cases[i]), "%s: did not reach the VMM", cases[i].name);
+}
+
+/* PUT /snapshot/create and /snapshot/load: shapes refused before the VMM. */
+Test(api, snapshot_bodies_refused)
+{
+	static const struct case_ cases[] = {
+		{ "create no paths", "PUT", "/snapshot/create", "{\"snapshot_type\": \"Full\"}", 400, "snapshot_path" },
+		{ "create bad type", "PUT", "/snapshot/create",
+		  "{\"snapshot_type\": \"Half\", \"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}", 400, "snapshot_type" },
+		{ "create empty path", "PUT", "/snapshot/create",
+		  "{\"snapshot_path\": \"\", \"mem_file_path\": \"/m\"}", 400, "must not be empty" },
+		{ "create unknown field", "PUT", "/snapshot/create",
+		  "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"version\": \"1.0\"}", 400, "version" },
+		{ "create GET", "GET", "/snapshot/create", NULL, 400, NULL },
+		{ "load no memory", "PUT", "/snapshot/load", "{\"snapshot_path\": \"/s\"}", 400,
+		  "exactly one of mem_backend and mem_file_path" },
+		{ "load both memories", "PUT", "/snapshot/load",
+		  "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"mem_backend\": "
+		  "{\"backend_type\": \"File\", \"backend_path\": \"/m\"}}", 400, "exactly one" },
+		{ "load bad backend", "PUT", "/snapshot/load",
+		  "{\"snapshot_path\": \"/s\", \"mem_backend\": {\"backend_type\": \"Disk\", \"backend_path\": \"/m\"}}",
+		  400, "backend_type" },
+		{ "load backend not object", "PUT", "/snapshot/load",
+		  "{\"snapshot_path\": \"/s\", \"mem_backend\": \"/m\"}", 400, "mem_backend" },
+		{ "load backend no path", "PUT", "/snapshot/load",
+		  "{\"snapshot_path\": \"/s\", \"mem_backend\": {\"backend_type\": \"Uffd\"}}", 400, "backend_path" },
+		{ "load resume not bool", "PUT", "/snapshot/load",
+		  "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"resume_vm\": 1}", 400, "resume_vm" },
+		{ "load overrides not array", "PUT", "/snapshot/load",
+		  "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"network_overrides\": {}}", 400,
+		  "network_overrides" },
+		{ "load override unknown field", "PUT", "/snapshot/load",
+		  "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"network_overrides\": "
+		  "[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"mac\": 1}]}", 400, "mac" },
+		{ "load vsock override no path", "PUT", "/snapshot/load",
+		  "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"vsock_override\": {}}", 400, "uds_path" },
+		{ "load unknown field", "PUT", "/snapshot/load",
+		  "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"resume\": true}", 400, "resume" },
+	};
+
+	run_refused(cases, ARRAY_SIZE(cases));
+}
+
+
+/* Well-formed snapshot bodies reach the VMM, typed as Firecracker means them. */
+Test(api, snapshot_bodies_parsed)
+{
+	static const struct case_ cases[] = {
+		{ "create", "PUT", "/snapshot/create", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}", 0, NULL },
+		{ "load", "PUT", "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}", 0, NULL },
+	};
+	struct api_request req;
+	char err[JSON_ERR_MAX];
+	cJSON *doc;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct api_response resp;
+		unsigned int before = fake.calls;
+
+		call(cases[i].method, cases[i].path, cases[i].body, &resp);
+		cr_expect_eq(fake.calls, before + 1, "%s did not reach the VMM: %s", cases[i].name,
+			     resp.body ? resp.body : "");
+		api_response_free(&resp);
+	}
+	doc = cJSON_Parse("{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}");
+	cr_assert_eq(api_parse_snapshot_create(&doc, &req, err), 0, "%s", err);
+	cr_expect_eq(req.op, API_OP_SNAPSHOT_CREATE);
+	cr_expect_eq(req.u.snapshot_create.type, API_SNAPSHOT_DIFF);
+	cr_expect_str_eq(req.u.snapshot_create.mem_file_path, "/m");
+	cJSON_Delete(doc);
+
+	doc = cJSON_Parse("{\"snapshot_path\": \"/s\", \"mem_backend\": {\"backend_type\": \"Uffd\", "
+			  "\"backend_path\": \"/u.sock\"}, \"enable_diff_snapshots\": true, \"resume_vm\": true, "
+			  "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap1\"}], "
+			  "\"vsock_override\": {\"uds_path\": \"/v.sock\"}}");
+	cr_assert_eq(api_parse_snapshot_load(&doc, &req, err), 0, "%s", err);
+	cr_expect_eq(req.op, API_OP_SNAPSHOT_LOAD);
+	cr_expect_eq(req.u.snapshot_load.backend, API_MEM_BACKEND_UFFD);
+	cr_expect_str_eq(req.u.snapshot_load.backend_path, "/u.sock");
+	cr_expect(req.u.snapshot_load.track_dirty_pages, "enable_diff_snapshots is track_dirty_pages");
+	cr_expect(req.u.snapshot_load.resume_vm);
+	cr_expect_eq(req.u.snapshot_load.nr_net_overrides, 1);
+	cr_expect_str_eq(req.u.snapshot_load.net_overrides[0].host_dev_name, "tap1");
+	cr_expect(req.u.snapshot_load.has_vsock_override);
+	cr_expect_str_eq(req.u.snapshot_load.vsock_uds_path, "/v.sock");
+	cJSON_Delete(doc);
+
+	doc = cJSON_Parse("{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}");
+	cr_assert_eq(api_parse_snapshot_load(&doc, &req, err), 0, "%s", err);
+	cr_expect_eq(req.u.snapshot_load.backend, API_MEM_BACKEND_FILE, "mem_file_path is a File backend");
+	cr_expect_str_eq(req.u.snapshot_load.backend_path, "/m");
+	cr_expect_not(req.u.snapshot_load.resume_vm, "resume_vm defaults to false");
+	cJSON_Delete(doc);
 }

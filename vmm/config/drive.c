@@ -23,7 +23,7 @@ static const char *const drive_cache_names[] = {
 	NULL,
 };
 
-static const char *const drive_io_engines[] = { "Sync", "Async", NULL };
+static const char *const drive_io_engines[] = { [DRIVE_IO_SYNC] = "Sync", [DRIVE_IO_ASYNC] = "Async", NULL };
 
 int config_id_check(const char *id, size_t len)
 {
@@ -56,22 +56,6 @@ static int drive_get_id(const cJSON *obj, const char *section, char out[CONFIG_I
 	}
 	strcpy(out, s); /* length checked above */
 	return 0;
-}
-
-/* A present path must name something. */
-static int drive_get_path(const cJSON *obj, const char *section, bool required,
-			  char out[CONFIG_PATH_MAX], char err[CONFIG_ERR_MAX])
-{
-	const char *s;
-	int r = json_get_string(obj, "path_on_host", section, required, CONFIG_PATH_MAX - 1, &s, err);
-
-	if (r == 1 && !*s) {
-		json_field_err(err, section, "path_on_host", "must not be empty");
-		return -EINVAL;
-	}
-	if (r == 1)
-		strcpy(out, s);
-	return r;
 }
 
 /* Features this build lacks: null (or absent) is fine, anything else is refused. */
@@ -135,7 +119,7 @@ int drive_config_parse(const void *json, const char *section, struct drive_confi
 	r = drive_get_id(obj, section, d.drive_id, err);
 	if (r)
 		return r;
-	r = drive_get_path(obj, section, true, d.path_on_host, err);
+	r = json_get_path(obj, "path_on_host", section, true, d.path_on_host, sizeof(d.path_on_host), err);
 	if (r < 0)
 		return r;
 	r = json_get_bool(obj, "is_root_device", section, true, &d.is_root_device, err);
@@ -155,12 +139,9 @@ int drive_config_parse(const void *json, const char *section, struct drive_confi
 	r = json_get_enum(obj, "io_engine", section, false, drive_io_engines, &e, err);
 	if (r < 0)
 		return r;
-	if (r == 1 && e != 0) {
-		json_field_err(err, section, "io_engine", "\"%s\" is not supported by this kiln build yet (only \"Sync\")",
-			       drive_io_engines[e]);
-		return -EINVAL;
-	}
-	r = drive_refuse_present(obj, "rate_limiter", section, err) ?:
+	d.io_engine = r == 1 ? (enum drive_io_engine)e : DRIVE_IO_SYNC;
+	r = rate_limiter_parse(cJSON_GetObjectItemCaseSensitive(obj, "rate_limiter"), section,
+			       "rate_limiter", &d.rate_limiter, err) ?:
 	    drive_refuse_present(obj, "socket", section, err);
 	if (r)
 		return r;
@@ -171,7 +152,7 @@ int drive_config_parse(const void *json, const char *section, struct drive_confi
 int drive_patch_parse(const void *json, const char *section, struct drive_patch *out,
 		      char err[CONFIG_ERR_MAX])
 {
-	const cJSON *obj = json;
+	const cJSON *obj = json, *item;
 	struct drive_patch p;
 	int r;
 
@@ -182,12 +163,14 @@ int drive_patch_parse(const void *json, const char *section, struct drive_patch 
 	r = drive_get_id(obj, section, p.drive_id, err);
 	if (r)
 		return r;
-	r = drive_get_path(obj, section, false, p.path_on_host, err);
+	r = json_get_path(obj, "path_on_host", section, false, p.path_on_host, sizeof(p.path_on_host), err);
 	if (r < 0)
 		return r;
-	r = drive_refuse_present(obj, "rate_limiter", section, err);
+	item = cJSON_GetObjectItemCaseSensitive(obj, "rate_limiter");
+	r = rate_limiter_parse(item, section, "rate_limiter", &p.rate_limiter, err);
 	if (r)
 		return r;
+	p.has_rate_limiter = item != NULL;
 	/* Firecracker refuses a PATCH that changes nothing. */
 	if (!p.path_on_host[0] && !cJSON_GetObjectItemCaseSensitive(obj, "rate_limiter")) {
 		json_field_err(err, section, NULL, "empty PATCH request: give path_on_host or rate_limiter");

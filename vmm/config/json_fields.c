@@ -210,6 +210,21 @@ int json_get_string(const cJSON *obj, const char *name, const char *section, boo
 	return 1;
 }
 
+int json_get_path(const cJSON *obj, const char *name, const char *section, bool required, char *out,
+		  size_t size, char err[JSON_ERR_MAX])
+{
+	const char *s;
+	int r = json_get_string(obj, name, section, required, size - 1, &s, err);
+
+	if (r == 1 && !*s) {
+		json_field_err(err, section, name, "must not be empty");
+		return -EINVAL;
+	}
+	if (r == 1)
+		memcpy(out, s, strlen(s) + 1); /* fits: checked against size - 1 */
+	return r;
+}
+
 int json_get_enum(const cJSON *obj, const char *name, const char *section, bool required,
 		  const char *const names[], unsigned int *out, char err[JSON_ERR_MAX])
 {

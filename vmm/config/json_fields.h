@@ -57,6 +57,11 @@ int json_get_bool(const cJSON *obj, const char *name, const char *section, bool 
 int json_get_string(const cJSON *obj, const char *name, const char *section, bool required,
 		    size_t maxlen, const char **out, char err[JSON_ERR_MAX]) __must_check;
 
+/* A file path: a non-empty string of at most size - 1 bytes, copied to out
+ * (left alone when absent).  1 present, 0 absent, or -EINVAL. */
+int json_get_path(const cJSON *obj, const char *name, const char *section, bool required, char *out,
+		  size_t size, char err[JSON_ERR_MAX]) __must_check;
+
 /* A string equal to one of names (NULL-terminated); *out is its index. */
 int json_get_enum(const cJSON *obj, const char *name, const char *section, bool required,
 		  const char *const names[], unsigned int *out, char err[JSON_ERR_MAX]) __must_check;

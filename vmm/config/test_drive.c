@@ -106,10 +106,13 @@ Test(drive, malformed_fields)
 		"drives.is_root_device: expected a boolean");
 	refused(D(", \"is_read_only\": 1"), "drives.is_read_only: expected a boolean");
 	refused(D(", \"cache_type\": \"WriteBack\""), "drives.cache_type: must be one of \"Unsafe\", \"Writeback\"");
-	refused(D(", \"io_engine\": \"Async\""), "drives.io_engine: \"Async\" is not supported by this kiln build yet");
 	refused(D(", \"io_engine\": \"uring\""), "drives.io_engine: must be one of");
-	refused(D(", \"rate_limiter\": {}"), "drives.rate_limiter: not supported by this kiln build yet");
-	refused(D(", \"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 1}}"), "drives.rate_limiter");
+	refused(D(", \"rate_limiter\": []"), "drives.rate_limiter: expected an object");
+	refused(D(", \"rate_limiter\": {\"bandwidth\": {\"size\": 1}}"),
+		"drives.rate_limiter.bandwidth.refill_time: missing required field");
+	refused(D(", \"rate_limiter\": {\"bw\": {}}"), "drives.rate_limiter: unknown field 'bw'");
+	refused(D(", \"rate_limiter\": {\"ops\": {\"size\": -1, \"refill_time\": 1}}"),
+		"drives.rate_limiter.ops.size");
 	refused(D(", \"socket\": \"/vhost.sock\""), "drives.socket: not supported by this kiln build yet");
 	refused(D(", \"partuuid\": \"\""), "drives.partuuid: must be 1 to 64");
 	refused(D(", \"partuuid\": \"abc def\""), "drives.partuuid");
@@ -150,8 +153,8 @@ Test(drive, patch_bodies)
 	cr_assert(strstr(err, "drives: empty PATCH request"), "%s", err);
 	cr_assert_eq(patch("{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_read_only\": true}", &p, err), -EINVAL);
 	cr_assert(strstr(err, "unknown field 'is_read_only'"), "%s", err);
-	cr_assert_eq(patch("{\"drive_id\": \"d\", \"rate_limiter\": {}}", &p, err), -EINVAL);
-	cr_assert(strstr(err, "drives.rate_limiter: not supported"), "%s", err);
+	cr_assert_eq(patch("{\"drive_id\": \"d\", \"rate_limiter\": {\"ops\": 1}}", &p, err), -EINVAL);
+	cr_assert(strstr(err, "drives.rate_limiter.ops: expected an object"), "%s", err);
 	cr_assert_eq(patch("{\"path_on_host\": \"/x\"}", &p, err), -EINVAL);
 	cr_assert(strstr(err, "drives.drive_id: missing required field"), "%s", err);
 }
@@ -256,4 +259,37 @@ Test(drive, origin_names_the_element)
 	cr_assert_str_eq(c.drives[0].origin, "drives[1]", "the root moved first but keeps its origin");
 	cr_assert_str_eq(c.drives[1].origin, "drives[0]");
 	vm_config_free(&c);
+}
+
+Test(drive, engine_and_rate_limiter)
+{
+	struct drive_config d;
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(parse(D(", \"io_engine\": \"Async\", \"rate_limiter\": {\"bandwidth\":"
+			     " {\"size\": 1048576, \"refill_time\": 100, \"one_time_burst\": 7},"
+			     " \"ops\": {\"size\": 0, \"refill_time\": 10}}"), &d, err), 0, "%s", err);
+	cr_assert_eq(d.io_engine, DRIVE_IO_ASYNC);
+	cr_assert_eq(d.rate_limiter.bandwidth.size, 1048576);
+	cr_assert_eq(d.rate_limiter.bandwidth.refill_time_ms, 100);
+	cr_assert_eq(d.rate_limiter.bandwidth.one_time_burst, 7);
+	/* A zero size disables the bucket, as in Firecracker. */
+	cr_assert_eq(d.rate_limiter.ops.size, 0);
+	cr_assert_eq(d.rate_limiter.ops.refill_time_ms, 0);
+	cr_assert_eq(parse(D(""), &d, err), 0, "%s", err);
+	cr_assert_eq(d.io_engine, DRIVE_IO_SYNC);
+	cr_assert_eq(d.rate_limiter.bandwidth.size, 0);
+	cr_assert_eq(d.rate_limiter.ops.size, 0);
+}
+
+Test(drive, patch_rate_limiter)
+{
+	struct drive_patch p;
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(patch("{\"drive_id\": \"r\", \"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 1000}}}",
+			   &p, err), 0, "%s", err);
+	cr_assert(p.has_rate_limiter);
+	cr_assert_eq(p.rate_limiter.ops.size, 5);
+	cr_assert_eq(p.path_on_host[0], 0);
 }

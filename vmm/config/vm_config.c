@@ -1,8 +1,7 @@
 /*
- * The --config-file document: Firecracker's top-level keys, of which this build
- * handles "boot-source", "machine-config" and "drives".  The other Firecracker sections
- * are accepted only when empty, so a config that needs a device kiln does not
- * have yet fails loudly instead of booting without it.
+ * The --config-file document: Firecracker's top-level keys.  "mmds-config" and
+ * "cpu-config" are accepted only when empty, so a config that needs what kiln
+ * does not have fails loudly instead of booting without it.
  */
 #include "vmm/config/json_fields.h"
 #include "vmm/config/vm_config.h"
@@ -13,14 +12,14 @@
 
 _Static_assert(CONFIG_ERR_MAX == JSON_ERR_MAX, "config and JSON errors share buffers");
 
-/* Sections that land with later units; null or [] until then. */
-#define VM_LATER_SECTIONS \
-	"network-interfaces", "vsock", "balloon", "entropy", "logger", "metrics", \
-	"mmds-config", "cpu-config"
+/* Sections kiln has no support for; null or [] only. */
+#define VM_UNSUPPORTED_SECTIONS "mmds-config", "cpu-config"
 
-static const char *const vm_fields[] = { "boot-source", "machine-config", "drives", VM_LATER_SECTIONS,
-					 NULL };
-static const char *const vm_later_sections[] = { VM_LATER_SECTIONS, NULL };
+static const char *const vm_fields[] = {
+	"boot-source", "machine-config", "drives", "network-interfaces", "vsock", "balloon",
+	"entropy", "logger", "metrics", VM_UNSUPPORTED_SECTIONS, NULL,
+};
+static const char *const vm_unsupported_sections[] = { VM_UNSUPPORTED_SECTIONS, NULL };
 
 void vm_config_init(struct vm_config *cfg)
 {
@@ -66,6 +65,55 @@ static int vm_config_parse_drives(const cJSON *arr, struct vm_config *cfg, char 
 	return 0;
 }
 
+/* "network-interfaces": an array, added in order as PUT would. */
+static int vm_config_parse_net(const cJSON *arr, struct vm_config *cfg, char err[CONFIG_ERR_MAX])
+{
+	struct net_iface_config n;
+	const cJSON *item;
+	char section[40];
+	unsigned int i = 0;
+	int r;
+
+	if (!arr || cJSON_IsNull(arr))
+		return 0;
+	if (!cJSON_IsArray(arr)) {
+		json_field_err(err, "network-interfaces", NULL, "expected an array, got %s",
+			       json_type_name(arr));
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(item, arr) {
+		snprintf(section, sizeof(section), "network-interfaces[%u]", i++);
+		r = net_iface_config_parse(item, section, &n, err) ?:
+		    vm_config_net_put(cfg, &n, section, err);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* The single-object sections; null means absent. */
+static int vm_config_parse_objects(const cJSON *doc, struct vm_config *cfg, char err[CONFIG_ERR_MAX])
+{
+	const cJSON *it;
+	int r = 0;
+
+	if ((it = cJSON_GetObjectItemCaseSensitive(doc, "vsock")) && !cJSON_IsNull(it))
+		r = vsock_config_parse(it, "vsock", &cfg->vsock, err);
+	if (!r && (it = cJSON_GetObjectItemCaseSensitive(doc, "balloon")) && !cJSON_IsNull(it))
+		r = balloon_config_parse(it, "balloon", &cfg->balloon, err);
+	if (!r && (it = cJSON_GetObjectItemCaseSensitive(doc, "entropy")) && !cJSON_IsNull(it))
+		r = entropy_config_parse(it, "entropy", &cfg->entropy, err);
+	if (!r && (it = cJSON_GetObjectItemCaseSensitive(doc, "logger")) && !cJSON_IsNull(it)) {
+		r = logger_config_parse(it, "logger", &cfg->logger, err);
+		cfg->has_logger = !r;
+	}
+	if (!r && (it = cJSON_GetObjectItemCaseSensitive(doc, "metrics")) && !cJSON_IsNull(it)) {
+		r = metrics_config_parse(it, "metrics", &cfg->metrics, err);
+		cfg->has_metrics = !r;
+	}
+	return r;
+}
+
 static int vm_config_parse_doc(const cJSON *doc, struct vm_config *cfg, char err[CONFIG_ERR_MAX])
 {
 	const cJSON *item;
@@ -80,10 +128,10 @@ static int vm_config_parse_doc(const cJSON *doc, struct vm_config *cfg, char err
 	r = json_check_fields(doc, vm_fields, NULL, err);
 	if (r)
 		return r;
-	for (i = 0; vm_later_sections[i]; i++) {
-		item = cJSON_GetObjectItemCaseSensitive(doc, vm_later_sections[i]);
+	for (i = 0; vm_unsupported_sections[i]; i++) {
+		item = cJSON_GetObjectItemCaseSensitive(doc, vm_unsupported_sections[i]);
 		if (!vm_section_is_empty(item)) {
-			json_field_err(err, vm_later_sections[i], NULL,
+			json_field_err(err, vm_unsupported_sections[i], NULL,
 				       "not supported by this kiln build yet");
 			return -EINVAL;
 		}
@@ -99,7 +147,9 @@ static int vm_config_parse_doc(const cJSON *doc, struct vm_config *cfg, char err
 		return r;
 	cfg->has_boot_source = true;
 
-	r = vm_config_parse_drives(cJSON_GetObjectItemCaseSensitive(doc, "drives"), cfg, err);
+	r = vm_config_parse_drives(cJSON_GetObjectItemCaseSensitive(doc, "drives"), cfg, err) ?:
+	    vm_config_parse_net(cJSON_GetObjectItemCaseSensitive(doc, "network-interfaces"), cfg, err) ?:
+	    vm_config_parse_objects(doc, cfg, err);
 	if (r)
 		return r;
 

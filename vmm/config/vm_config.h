@@ -15,8 +15,8 @@
  *                   (string, required), is_root_device (bool, required),
  *                   is_read_only (bool, default false), partuuid (string),
  *                   cache_type ("Unsafe" default | "Writeback"), io_engine
- *                   ("Sync"; "Async" is not supported yet), rate_limiter and
- *                   socket (null only: not supported yet).  At most one root
+ *                   ("Sync" default | "Async"), rate_limiter (device_config.h),
+ *                   socket (null only: vhost-user is not supported).  At most one root
  *                   device, kept first (it becomes /dev/vda); a drive whose
  *                   id exists replaces it in place.
  * Unknown and repeated fields are errors; a JSON null counts as an absent
@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "vmm/compiler.h"
+#include "vmm/config/device_config.h"
 
 #define CONFIG_MAX_VCPUS 32
 #define CONFIG_MIN_MEM_MIB 16
@@ -49,9 +50,8 @@
 /* vm_config_load_file refuses larger files. */
 #define CONFIG_FILE_MAX (1 << 20)
 #define CONFIG_ERR_MAX 256
-#define CONFIG_PATH_MAX 4096
-/* Resource ids (drive_id): Firecracker's [A-Za-z0-9_]+, bounded here. */
-#define CONFIG_ID_MAX 64
+/* Resource ids (drive_id, iface_id): Firecracker's [A-Za-z0-9_]+ of at most
+ * CONFIG_ID_MAX bytes (device_config.h). */
 /* Drives a VM may have: one virtio-mmio slot and IRQ each (layout.h has 19). */
 #define CONFIG_MAX_DRIVES 16
 /* partuuid goes onto the kernel command line as root=PARTUUID=<partuuid>. */
@@ -75,6 +75,9 @@ struct machine_config {
 
 /* Firecracker's cache_type. */
 enum drive_cache_type { DRIVE_CACHE_UNSAFE = 0, DRIVE_CACHE_WRITEBACK };
+/* Firecracker's io_engine: Sync (blocking I/O on the VMM thread) or Async
+ * (io_uring). */
+enum drive_io_engine { DRIVE_IO_SYNC = 0, DRIVE_IO_ASYNC };
 
 struct drive_config {
 	char drive_id[CONFIG_ID_MAX + 1];
@@ -83,6 +86,8 @@ struct drive_config {
 	bool is_root_device;
 	bool is_read_only;
 	enum drive_cache_type cache_type;
+	enum drive_io_engine io_engine;
+	struct ratelimit_config rate_limiter; /* zeroed: unlimited */
 	/* Where it was given, for messages about it later (opening the file):
 	 * "drives[2]" in a config file, "drives" from the API. */
 	char origin[24];
@@ -92,6 +97,8 @@ struct drive_config {
 struct drive_patch {
 	char drive_id[CONFIG_ID_MAX + 1];
 	char path_on_host[CONFIG_PATH_MAX]; /* "" when absent */
+	bool has_rate_limiter;
+	struct ratelimit_config rate_limiter;
 };
 
 struct vm_config {
@@ -100,6 +107,15 @@ struct vm_config {
 	struct machine_config machine; /* defaults: 1 vCPU, 128 MiB (Firecracker's) */
 	unsigned int nr_drives;
 	struct drive_config drives[CONFIG_MAX_DRIVES]; /* the root device, if any, first */
+	unsigned int nr_net;
+	struct net_iface_config net[CONFIG_MAX_NET_IFACES];
+	struct vsock_config vsock;
+	struct balloon_config balloon;
+	struct entropy_config entropy;
+	/* Config-file only: applied at start-up like --log-path / --metrics-path. */
+	bool has_logger, has_metrics;
+	struct logger_config logger;
+	struct metrics_config metrics;
 };
 
 /* The kernel command line used when boot_args is absent (Firecracker's default). */
@@ -159,6 +175,41 @@ int drive_patch_parse(const void *json, const char *section, struct drive_patch 
  */
 int vm_config_drive_put(struct vm_config *cfg, const struct drive_config *d, const char *section,
 			char err[CONFIG_ERR_MAX]) __must_check;
+
+/*
+ * The other device sections (device_config.h has the shapes).  Each parser
+ * fills *out from scratch on success and leaves it untouched on error; section
+ * names the place in messages ("network-interfaces[0]", "vsock", ...).
+ */
+int rate_limiter_parse(const void *json, const char *section, const char *name,
+		       struct ratelimit_config *out, char err[CONFIG_ERR_MAX]) __must_check;
+int net_iface_config_parse(const void *json, const char *section, struct net_iface_config *out,
+			   char err[CONFIG_ERR_MAX]) __must_check;
+int net_iface_patch_parse(const void *json, const char *section, struct net_iface_patch *out,
+			  char err[CONFIG_ERR_MAX]) __must_check;
+int vsock_config_parse(const void *json, const char *section, struct vsock_config *out,
+		       char err[CONFIG_ERR_MAX]) __must_check;
+int balloon_config_parse(const void *json, const char *section, struct balloon_config *out,
+			 char err[CONFIG_ERR_MAX]) __must_check;
+/* PATCH /balloon (stats=false: amount_mib required) and PATCH
+ * /balloon/statistics (stats=true: stats_polling_interval_s required). */
+int balloon_patch_parse(const void *json, const char *section, bool stats, struct balloon_patch *out,
+			char err[CONFIG_ERR_MAX]) __must_check;
+int entropy_config_parse(const void *json, const char *section, struct entropy_config *out,
+			 char err[CONFIG_ERR_MAX]) __must_check;
+int logger_config_parse(const void *json, const char *section, struct logger_config *out,
+			char err[CONFIG_ERR_MAX]) __must_check;
+int metrics_config_parse(const void *json, const char *section, struct metrics_config *out,
+			 char err[CONFIG_ERR_MAX]) __must_check;
+
+/*
+ * Adds n to cfg: an interface with n's iface_id is replaced in place; a
+ * host_dev_name or guest_mac another interface uses is refused (Firecracker's
+ * rules), as is a full list.  On error (-EINVAL) cfg is untouched.
+ */
+int vm_config_net_put(struct vm_config *cfg, const struct net_iface_config *n, const char *section,
+		      char err[CONFIG_ERR_MAX]) __must_check;
+struct net_iface_config *vm_config_net_find(struct vm_config *cfg, const char *iface_id);
 
 /* The drive with this id, or NULL. */
 struct drive_config *vm_config_drive_find(struct vm_config *cfg, const char *drive_id);

@@ -15,6 +15,36 @@ static enum blk_cache_type drive_cache(const struct drive_config *d)
 	return d->cache_type == DRIVE_CACHE_WRITEBACK ? BLK_CACHE_WRITEBACK : BLK_CACHE_UNSAFE;
 }
 
+/* The Async engine on path: 0 with *u, or -errno with err. */
+static int drive_open_uring(const struct drive_config *d, const char *path, struct blk_uring **u,
+			    const char *section, char err[VM_ERR_MAX])
+{
+	int ret;
+
+	if (!blk_uring_supported()) {
+		snprintf(err, VM_ERR_MAX, "%s.io_engine: Async needs io_uring, and this kiln was built without liburing",
+			 section);
+		return -EOPNOTSUPP;
+	}
+	ret = blk_uring_open(u, path, d->is_read_only, drive_cache(d), BLK_QUEUE_SIZE);
+	if (ret == -ENOSYS || ret == -EPERM) {
+		snprintf(err, VM_ERR_MAX, "%s.io_engine: Async: io_uring is not available on this host (%s)",
+			 section, strerror(-ret));
+		return ret;
+	}
+	if (ret == -EINVAL) {
+		snprintf(err, VM_ERR_MAX, "%s.path_on_host: %s: not a regular file or block device, or empty",
+			 section, path);
+		return ret;
+	}
+	if (ret) {
+		snprintf(err, VM_ERR_MAX, "%s.path_on_host: %s: %s (os error %d)", section, path, strerror(-ret),
+			 -ret);
+		return ret;
+	}
+	return 0;
+}
+
 /* Opens d's image (or path instead of d's) as the device will use it. */
 static int drive_open(const struct drive_config *d, const char *path, struct blk_file *f,
 		      const char *section, char err[VM_ERR_MAX])
@@ -43,8 +73,18 @@ static int drive_open(const struct drive_config *d, const char *path, struct blk
 int vm_drive_check(const struct drive_config *d, const char *section, char err[VM_ERR_MAX])
 {
 	struct blk_file f;
-	int ret = drive_open(d, d->path_on_host, &f, section, err);
+	int ret;
 
+	if (ratelimit_config_check(&d->rate_limiter)) {
+		snprintf(err, VM_ERR_MAX, "%s.rate_limiter: refill_time too large", section);
+		return -EINVAL;
+	}
+	if (d->io_engine == DRIVE_IO_ASYNC && !blk_uring_supported()) {
+		snprintf(err, VM_ERR_MAX, "%s.io_engine: Async needs io_uring, and this kiln was built without liburing",
+			 section);
+		return -EOPNOTSUPP;
+	}
+	ret = drive_open(d, d->path_on_host, &f, section, err);
 	if (!ret)
 		blk_file_close(&f);
 	return ret;
@@ -67,9 +107,13 @@ static int drive_root_cmdline(struct vm *vm, const struct drive_config *d)
 
 static int drive_create(struct vm *vm, const struct drive_config *cfg, char err[VM_ERR_MAX])
 {
-	struct blk_opts opts = { .drive_id = cfg->drive_id, .kick = vm_virtio_kick };
+	struct blk_opts opts = { .drive_id = cfg->drive_id, .kick = vm_virtio_kick,
+				 .rate_limiter = &cfg->rate_limiter };
+	const char *section = cfg->origin[0] ? cfg->origin : "drives";
+	const struct blk_backend *be;
 	char name[VM_VIRTIO_NAME_MAX];
 	struct vm_drive *d = calloc(1, sizeof(*d));
+	struct dev_event_loop loop;
 	int ret;
 
 	if (!d || !(d->file = calloc(1, sizeof(*d->file)))) {
@@ -81,15 +125,26 @@ static int drive_create(struct vm *vm, const struct drive_config *cfg, char err[
 	d->cfg = *cfg;
 	vm->drives[vm->nr_drives++] = d; /* vm_drives_destroy frees it from here on */
 
-	ret = drive_open(cfg, cfg->path_on_host, d->file, cfg->origin[0] ? cfg->origin : "drives", err);
-	if (ret)
-		return ret;
+	if (cfg->io_engine == DRIVE_IO_ASYNC) {
+		ret = drive_open_uring(cfg, cfg->path_on_host, &d->uring, section, err);
+		if (ret)
+			return ret;
+		be = blk_uring_backend(d->uring);
+	} else {
+		ret = drive_open(cfg, cfg->path_on_host, d->file, section, err);
+		if (ret)
+			return ret;
+		be = &d->file->be;
+	}
 	snprintf(name, sizeof(name), "virtio-blk %s", cfg->drive_id);
 	ret = vm_virtio_reserve(vm, name, &d->vdev, err);
 	if (ret)
 		return ret;
 	opts.kick_opaque = d->vdev;
-	ret = blk_dev_init(&d->blk, &d->file->be, &opts);
+	/* The limiter's timerfd and the Async engine's eventfd join the VMM loop. */
+	vm_virtio_events(d->vdev, blk_dev_event, &d->blk, &loop);
+	opts.events = &loop;
+	ret = blk_dev_init(&d->blk, be, &opts);
 	if (ret) {
 		snprintf(err, VM_ERR_MAX, "drive %s: %s", cfg->drive_id, strerror(-ret));
 		return ret;
@@ -105,9 +160,11 @@ static int drive_create(struct vm *vm, const struct drive_config *cfg, char err[
 	ret = vm_virtio_attach(vm, d->vdev, &blk_virtio_ops, &d->blk, drive_process, err);
 	if (ret)
 		return ret;
-	LOG_INFO("drive %s: %s, %llu sectors, %s, cache %s%s", cfg->drive_id, cfg->path_on_host,
+	LOG_INFO("drive %s: %s, %llu sectors, %s, cache %s, engine %s%s%s", cfg->drive_id, cfg->path_on_host,
 		 (unsigned long long)blk_dev_capacity(&d->blk), cfg->is_read_only ? "read-only" : "read-write",
 		 cfg->cache_type == DRIVE_CACHE_WRITEBACK ? "Writeback" : "Unsafe",
+		 cfg->io_engine == DRIVE_IO_ASYNC ? "Async" : "Sync",
+		 ratelimit_config_is_unlimited(&cfg->rate_limiter) ? "" : ", rate limited",
 		 cfg->is_root_device ? ", root device" : "");
 	return 0;
 }
@@ -134,6 +191,7 @@ void vm_drives_destroy(struct vm *vm)
 			blk_file_close(d->file);
 			free(d->file);
 		}
+		blk_uring_close(d->uring); /* after blk_dev_destroy: nothing in flight */
 		free(d);
 		vm->drives[i] = NULL;
 	}
@@ -152,12 +210,34 @@ int vm_drive_update(struct vm *vm, const char *drive_id, const char *path, char 
 {
 	struct vm_drive *d = drive_find(vm, drive_id);
 	struct blk_file *f, *old;
+	struct blk_uring *u, *old_u;
 	struct virtio_irq irq;
 	int ret;
 
 	if (!d) {
 		snprintf(err, VM_ERR_MAX, "drives: no drive '%s' in this VM", drive_id);
 		return -ENOENT;
+	}
+	if (d->uring) {
+		/* The Async engine: a new ring on the new image; the device lets
+		 * the old one finish what it has in flight first. */
+		ret = drive_open_uring(&d->cfg, path, &u, "drives", err);
+		if (!ret) {
+			ret = blk_dev_set_backend(&d->blk, blk_uring_backend(u));
+			if (ret) {
+				snprintf(err, VM_ERR_MAX, "drives.path_on_host: %s: the device refused it: %s", path,
+					 strerror(-ret));
+				blk_uring_close(u);
+			}
+		}
+		if (ret) {
+			d->update_fails++;
+			return ret;
+		}
+		old_u = d->uring;
+		d->uring = u;
+		blk_uring_close(old_u);
+		goto done;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -184,11 +264,32 @@ int vm_drive_update(struct vm *vm, const char *drive_id, const char *path, char 
 	d->file = f;
 	blk_file_close(old);
 	free(old);
+done:
 	snprintf(d->cfg.path_on_host, sizeof(d->cfg.path_on_host), "%s", path);
 	d->update_count++;
 	irq = vmmio_irq(&d->vdev->transport);
 	virtio_irq_signal(&irq, VIRTIO_ISR_CONFIG);
 	LOG_INFO("drive %s: now %s, %llu sectors", drive_id, path,
 		 (unsigned long long)blk_dev_capacity(&d->blk));
+	return 0;
+}
+
+int vm_drive_update_ratelimit(struct vm *vm, const char *drive_id, const struct ratelimit_config *cfg,
+			      char err[VM_ERR_MAX])
+{
+	struct vm_drive *d = drive_find(vm, drive_id);
+	int ret;
+
+	if (!d) {
+		snprintf(err, VM_ERR_MAX, "drives: no drive '%s' in this VM", drive_id);
+		return -ENOENT;
+	}
+	ret = blk_dev_update_ratelimit(&d->blk, cfg);
+	if (ret) {
+		snprintf(err, VM_ERR_MAX, "drives.rate_limiter: %s", strerror(-ret));
+		return ret;
+	}
+	d->cfg.rate_limiter = *cfg;
+	LOG_INFO("drive %s: rate limiter %s", drive_id, ratelimit_config_is_unlimited(cfg) ? "off" : "updated");
 	return 0;
 }

@@ -1,6 +1,8 @@
 /*
  * The VM's block devices: each configured drive becomes a virtio-blk device
- * on the Sync file engine, in the next virtio-mmio slot (the root device, which
+ * on the Sync file engine or, with io_engine "Async", the io_uring engine
+ * (completions through the VMM loop), with its rate_limiter, in the next
+ * virtio-mmio slot (the root device, which
  * the config keeps first, in slot 0 so the guest sees it as /dev/vda).  The
  * kernel command line gets root=/dev/vda (or root=PARTUUID=<partuuid>) and ro
  * or rw for the root device, as Firecracker does.  Requests are processed on
@@ -20,7 +22,8 @@ struct vm_virtio_dev;
 
 struct vm_drive {
 	struct drive_config cfg;      /* as configured; path_on_host follows PATCH */
-	struct blk_file *file;        /* heap (its be.opaque points at it); swapped by PATCH */
+	struct blk_file *file;        /* Sync: heap (its be.opaque points at it); swapped by PATCH */
+	struct blk_uring *uring;      /* Async: the engine instead of file; swapped by PATCH */
 	struct blk_dev blk;
 	bool blk_ready;               /* blk_dev_init succeeded: destroy it */
 	struct vm_virtio_dev *vdev;
@@ -40,7 +43,7 @@ int vm_drive_check(const struct drive_config *d, const char *section, char err[5
  * 0 or -errno with err; what was built is freed by vm_drives_destroy. */
 int vm_drives_create(struct vm *vm, const struct vm_config *cfg, char err[512]) __must_check;
 
-/* Frees the drives; call after vm_virtio_destroy_all. */
+/* Frees the drives; call after vm_virtio_reset_all, before vm_virtio_destroy_all. */
 void vm_drives_destroy(struct vm *vm);
 
 /* PATCH /drives/{id} path_on_host: the drive reads and writes path from now on
@@ -48,5 +51,10 @@ void vm_drives_destroy(struct vm *vm);
  * changed).  On the VMM thread.  0, -ENOENT (no such drive) or -errno with err;
  * on error the drive keeps its image. */
 int vm_drive_update(struct vm *vm, const char *drive_id, const char *path, char err[512]) __must_check;
+
+/* PATCH /drives/{id} rate_limiter: the buckets start full with cfg.  On the
+ * VMM thread.  0, -ENOENT or -EINVAL with err; on error nothing changes. */
+int vm_drive_update_ratelimit(struct vm *vm, const char *drive_id, const struct ratelimit_config *cfg,
+			      char err[512]) __must_check;
 
 #endif

@@ -180,7 +180,7 @@ Test(vmm, logger_sink)
 	ssize_t n;
 	int fd;
 
-	req.u.logger = (struct api_logger_config){ .level = LOG_LEVEL_INFO, .show_level = 1,
+	req.u.logger = (struct logger_config){ .level = LOG_LEVEL_INFO, .show_level = 1,
 						   .show_origin = -1 };
 	snprintf(req.u.logger.log_path, CONFIG_PATH_MAX, "%s", path_in_dir("no/such/dir/log"));
 	run(&req, &res);

@@ -15,6 +15,7 @@
 #include "vmm/core/vm.h"
 #include "vmm/core/x86_boot.h"
 #include "vmm/log/log.h"
+#include "vmm/probe.h"
 
 /* The signal that kicks a vCPU thread out of KVM_RUN.  Its handler does
  * nothing: the point is that KVM_RUN returns EINTR. */
@@ -340,8 +341,10 @@ static void *vcpu_thread(void *arg)
 	for (;;) {
 		if (vcpu_honour_request(vcpu) == VCPU_STOP)
 			break;
-		if (!vcpu->first_run_ns)
+		if (!vcpu->first_run_ns) {
 			vcpu->first_run_ns = vm_now_ns();
+			KILN_PROBE(vcpu_first_run, vcpu->id);
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;

@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "vmm/core/vm.h"
 #include "vmm/log/log.h"
+#include "vmm/probe.h"
 
 static void vm_virtio_irq_set(void *opaque, unsigned int gsi, int level)
 {
@@ -19,6 +21,8 @@ static void vm_virtio_irq_set(void *opaque, unsigned int gsi, int level)
 	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
 	uint64_t one = 1;
 
+	if (level)
+		KILN_PROBE(virtio_irq, vd->slot, gsi);
 	if (vd->irq_fd >= 0) {
 		/* An irqfd is an edge: raise-and-lower in one write. */
 		if (level && write(vd->irq_fd, &one, sizeof(one)) < 0)
@@ -31,12 +35,7 @@ static void vm_virtio_irq_set(void *opaque, unsigned int gsi, int level)
 
 void vm_virtio_kick(void *opaque)
 {
-	struct vm_virtio_dev *vd = opaque;
-	uint64_t one = 1;
-
-	/* A full counter (2^64 - 2 kicks unread) only means one is pending. */
-	if (vd->notify_fd[0] >= 0 && write(vd->notify_fd[0], &one, sizeof(one)) < 0 && errno != EAGAIN)
-		LOG_WARN("%s: queue kick: %s", vd->name, strerror(errno));
+	vm_virtio_kick_queue(opaque, 0);
 }
 
 static int vm_virtio_irqfd(struct vm_virtio_dev *vd, bool assign)
@@ -155,6 +154,64 @@ int vm_virtio_attach(struct vm *vm, struct vm_virtio_dev *vd, const struct virti
 	return 0;
 }
 
+/* epoll data of a device fd: the loop's tag and the slot in the low word (as
+ * the loop's other sources), the device's token in the high word. */
+static uint64_t vm_virtio_event_data(const struct vm_virtio_dev *vd, uint32_t token)
+{
+	return (uint64_t)(vd->vm->opt.event_tag | vd->slot << 8) | (uint64_t)token << 32;
+}
+
+static int vm_virtio_watch(void *opaque, int fd, uint32_t events, uint32_t token)
+{
+	struct vm_virtio_dev *vd = opaque;
+	struct epoll_event ev = { .events = events, .data.u64 = vm_virtio_event_data(vd, token) };
+	int epfd = vd->vm->opt.event_epfd;
+
+	if (epfd < 0)
+		return -ENOSYS;
+	if (!epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev))
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static void vm_virtio_unwatch(void *opaque, int fd)
+{
+	struct vm_virtio_dev *vd = opaque;
+
+	if (vd->vm->opt.event_epfd >= 0)
+		epoll_ctl(vd->vm->opt.event_epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void vm_virtio_events(struct vm_virtio_dev *vd, dev_event_fn fn, void *dev, struct dev_event_loop *out)
+{
+	vd->event = fn;
+	vd->event_dev = dev;
+	*out = (struct dev_event_loop){ .watch = vm_virtio_watch, .unwatch = vm_virtio_unwatch, .opaque = vd };
+}
+
+void vm_virtio_event(struct vm *vm, uint64_t data, uint32_t events)
+{
+	unsigned int slot = (data >> 8) & 0xff;
+	struct vm_virtio_dev *vd;
+
+	if (slot >= vm->nr_virtio || !(vd = vm->virtio[slot]) || !vd->event)
+		return;
+	vd->event(vd->event_dev, (uint32_t)(data >> 32), events);
+}
+
+void vm_virtio_kick_queue(void *vdev, unsigned int queue)
+{
+	struct vm_virtio_dev *vd = vdev;
+	uint64_t one = 1;
+
+	/* A full counter (2^64 - 2 kicks unread) only means one is pending. */
+	if (queue < VIRTIO_MAX_QUEUES && vd->notify_fd[queue] >= 0 &&
+	    write(vd->notify_fd[queue], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		LOG_WARN("%s: queue %u kick: %s", vd->name, queue, strerror(errno));
+}
+
 void vm_virtio_handle(struct vm *vm, unsigned int slot, unsigned int queue)
 {
 	struct vm_virtio_dev *vd;
@@ -166,8 +223,22 @@ void vm_virtio_handle(struct vm *vm, unsigned int slot, unsigned int queue)
 	if (read(vd->notify_fd[queue], &n, sizeof(n)) < 0 && errno != EAGAIN)
 		LOG_DEBUG("%s: queue %u eventfd: %s", vd->name, queue, strerror(errno));
 	vd->queue_events++;
+	KILN_PROBE(virtio_notify_handled, slot, queue);
 	if (vd->process)
 		vd->process(vd->dev, queue);
+	KILN_PROBE(virtio_process_done, slot, queue);
+}
+
+void vm_virtio_reset_all(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		struct vm_virtio_dev *vd = vm->virtio[i];
+
+		if (vd && vd->transport_ready) {
+			vmmio_destroy(&vd->transport);
+			vd->transport_ready = false;
+		}
+	}
 }
 
 void vm_virtio_destroy_all(struct vm *vm)

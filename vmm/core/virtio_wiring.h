@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/dev_events.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "vmm/boot/layout.h"
 #include "vmm/compiler.h"
@@ -54,6 +55,8 @@ struct vm_virtio_dev {
 	bool ioeventfd[VIRTIO_MAX_QUEUES]; /* KVM_IOEVENTFD bound for the queue */
 	vm_virtio_process_fn process;
 	void *dev;
+	dev_event_fn event;             /* the device's host-fd handler, or NULL */
+	void *event_dev;
 	char name[VM_VIRTIO_NAME_MAX];
 	uint64_t queue_events;          /* eventfd wake-ups handled (VMM thread only) */
 };
@@ -79,12 +82,32 @@ void vm_virtio_kick(void *vdev);
 int vm_virtio_attach(struct vm *vm, struct vm_virtio_dev *vd, const struct virtio_dev_ops *ops,
 		     void *dev, vm_virtio_process_fn process, char err[512]) __must_check;
 
+/*
+ * The event loop a device in slot vd watches its host fds with (TAP, sockets,
+ * rate-limiter timers): fds join the VMM loop's epoll set and their events
+ * come back to fn(dev, token, events) on the VMM thread.  Call before the
+ * device's init (it may watch fds there).
+ */
+void vm_virtio_events(struct vm_virtio_dev *vd, dev_event_fn fn, void *dev, struct dev_event_loop *out);
+
+/* Kick hook for a queue of a multi-queue device: wakes the VMM thread for
+ * that queue.  Never blocks; callable from a vCPU thread. */
+void vm_virtio_kick_queue(void *vdev, unsigned int queue);
+
+/* The VMM loop saw events on a device's host fd (epoll data from
+ * vm_virtio_events' watch): hands them to the device. */
+void vm_virtio_event(struct vm *vm, uint64_t data, uint32_t events);
+
 /* The VMM loop saw queue's eventfd of slot: consume it and process. */
 void vm_virtio_handle(struct vm *vm, unsigned int slot, unsigned int queue);
 
-/* Resets the transports (devices stop using guest memory), unbinds and closes
- * the eventfds, frees the slots.  Call after the vCPUs stopped and before the
- * devices themselves are destroyed. */
+/* Resets the transports: the devices stop using guest memory and the queues.
+ * Call after the vCPUs stopped and before the devices are destroyed (which
+ * still unwatch their fds through their slot). */
+void vm_virtio_reset_all(struct vm *vm);
+
+/* Resets what is left of the transports, unbinds and closes the eventfds and
+ * frees the slots.  Call after the devices were destroyed. */
 void vm_virtio_destroy_all(struct vm *vm);
 
 #endif

@@ -16,7 +16,9 @@
 
 #include "vmm/boot/layout.h"
 #include "vmm/core/boot_setup.h"
+#include "vmm/core/vm_devices.h"
 #include "vmm/log/log.h"
+#include "vmm/probe.h"
 
 /* Where KVM (on VMX) keeps its real-mode TSS and identity map: three pages
  * just below the BIOS area, inside the MMIO gap, never RAM. */
@@ -73,9 +75,12 @@ int vm_cmdline_add(struct vm *vm, const char *fmt, ...)
 	return 0;
 }
 
-/* Anonymous RAM with the 32-bit MMIO gap: [0, 3 GiB) low, the rest at 4 GiB. */
-static int vm_setup_memory(struct vm *vm, uint64_t mem_bytes, bool hugepages)
+/* RAM with the 32-bit MMIO gap: [0, 3 GiB) low, the rest at 4 GiB.  Anonymous,
+ * or (mem_fd >= 0) a snapshot's memory file mapped MAP_PRIVATE, the regions
+ * back to back in the file: pages load on first touch, writes stay private. */
+static int vm_setup_memory(struct vm *vm, uint64_t mem_bytes, bool hugepages, int mem_fd)
 {
+	uint64_t file_off = 0;
 	uint64_t low = mem_bytes < LAYOUT_MMIO_GAP_START ? mem_bytes : LAYOUT_MMIO_GAP_START;
 	uint64_t sizes[2] = { low, mem_bytes - low };
 	uint64_t gpas[2] = { 0, LAYOUT_MMIO_GAP_END };
@@ -87,8 +92,14 @@ static int vm_setup_memory(struct vm *vm, uint64_t mem_bytes, bool hugepages)
 
 		if (!sizes[slot])
 			continue;
-		vm->ram[slot] = mmap(NULL, sizes[slot], PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (mem_fd >= 0)
+			vm->ram[slot] = mmap(NULL, sizes[slot], PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
+					     mem_fd, (off_t)file_off);
+		else
+			vm->ram[slot] = mmap(NULL, sizes[slot], PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		file_off += sizes[slot];
+		vm->ram_from_file = mem_fd >= 0;
 		if (vm->ram[slot] == MAP_FAILED) {
 			vm->ram[slot] = NULL;
 			return -errno;
@@ -104,6 +115,7 @@ static int vm_setup_memory(struct vm *vm, uint64_t mem_bytes, bool hugepages)
 			.guest_phys_addr = gpas[slot],
 			.memory_size = sizes[slot],
 			.userspace_addr = (uintptr_t)vm->ram[slot],
+			.flags = vm->dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		};
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region))
 			return -errno;
@@ -137,8 +149,27 @@ static void vm_build_phase(const struct vm *vm, const char *phase)
 	LOG_DEBUG("build: %s at +%llu us", phase, (unsigned long long)((vm_now_ns() - vm->build_start_ns) / 1000));
 }
 
-int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opt,
-	     char err[VM_ERR_MAX])
+/* The restore path's last step: vCPUs as vcpu_create leaves them; the
+ * snapshot's state is loaded into them next (vmm/core/snapshot.c). */
+static int vm_build_restore_vcpus(struct vm *vm, char err[VM_ERR_MAX])
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		int ret = vcpu_create(&vm->vcpus[i], vm, i);
+
+		if (ret) {
+			snprintf(err, VM_ERR_MAX, "vcpu%u: %s", i, strerror(-ret));
+			return ret;
+		}
+		vm->vcpus_created++;
+	}
+	vm->build_end_ns = vm_now_ns();
+	return 0;
+}
+
+/* vm_build, or with src (a snapshot restore) the same VM with RAM from src
+ * and neither kernel nor boot registers. */
+static int vm_build_from(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opt,
+			 const struct vm_mem_source *src, char err[VM_ERR_MAX])
 {
 	char kerr[KVM_HOST_ERR_MAX];
 	struct boot_setup_result boot;
@@ -146,12 +177,15 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 
 	memset(vm, 0, sizeof(*vm));
 	vm->vm_fd = vm->exit_evt = -1;
+	vm->mem_uffd = vm->mem_handler_conn = -1;
 	vm->host.fd = -1;
 	vm->opt = *opt;
 	vm->build_start_ns = vm_now_ns();
 	vm->build_start_cpu_ns = vm_cpu_now_ns();
+	KILN_PROBE(vm_build_start);
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
+	vm->dirty_log = cfg->machine.track_dirty_pages;
 
 	if (cfg->machine.vcpu_count < 1 || cfg->machine.vcpu_count > CONFIG_MAX_VCPUS) {
 		snprintf(err, VM_ERR_MAX, "vcpu_count %u out of range", cfg->machine.vcpu_count);
@@ -182,7 +216,7 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 		return ret;
 	vm_build_phase(vm, "VM and irqchip created");
 	ret = vm_setup_memory(vm, cfg->machine.mem_size_mib << 20,
-			      cfg->machine.huge_pages == HUGE_PAGES_2M);
+			      cfg->machine.huge_pages == HUGE_PAGES_2M, src ? src->fd : -1);
 	if (ret) {
 		snprintf(err, VM_ERR_MAX, "guest memory (%" PRIu64 " MiB): %s", cfg->machine.mem_size_mib,
 			 strerror(-ret));
@@ -192,10 +226,12 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 	ret = legacy_devices_create(vm, err);
 	if (ret)
 		return ret;
-	ret = vm_drives_create(vm, cfg, err);
+	ret = vm_drives_create(vm, cfg, err) ?: vm_devices_create(vm, cfg, err);
 	if (ret)
 		return ret;
 	vm_build_phase(vm, "devices created");
+	if (src)
+		return vm_build_restore_vcpus(vm, err);
 	ret = boot_setup(vm, &cfg->boot_source, &boot, err);
 	if (ret)
 		return ret;
@@ -215,7 +251,20 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options
 		return ret;
 	}
 	vm->build_end_ns = vm_now_ns();
+	KILN_PROBE(vm_build_end);
 	return 0;
+}
+
+int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opt,
+	     char err[VM_ERR_MAX])
+{
+	return vm_build_from(vm, cfg, opt, NULL, err);
+}
+
+int vm_build_restore(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opt,
+		     const struct vm_mem_source *src, char err[VM_ERR_MAX])
+{
+	return vm_build_from(vm, cfg, opt, src, err);
 }
 
 int vm_start(struct vm *vm, char err[VM_ERR_MAX])
@@ -340,8 +389,10 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < vm->vcpus_created; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->vcpus_created = 0;
-	vm_virtio_destroy_all(vm);
+	vm_virtio_reset_all(vm);
+	vm_devices_destroy(vm);
 	vm_drives_destroy(vm);
+	vm_virtio_destroy_all(vm);
 	legacy_devices_destroy(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
@@ -350,6 +401,12 @@ void vm_destroy(struct vm *vm)
 			munmap(vm->ram[slot], vm->ram_size[slot]);
 	if (vm->exit_evt >= 0)
 		close(vm->exit_evt);
+	/* After the RAM is unmapped: the page server sees the connection end. */
+	if (vm->mem_uffd >= 0)
+		close(vm->mem_uffd);
+	if (vm->mem_handler_conn >= 0)
+		close(vm->mem_handler_conn);
+	vm->mem_uffd = vm->mem_handler_conn = -1;
 	kvm_host_close(&vm->host);
 	vm->vm_fd = vm->exit_evt = -1;
 }

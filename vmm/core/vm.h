@@ -43,6 +43,11 @@ struct vm_options {
 	int serial_out_fd;     /* where the console goes (stdout by default) */
 	int serial_in_fd;      /* -1: no console input */
 	uint64_t main_start_ns; /* CLOCK_MONOTONIC at main(), for start-up figures */
+	/* The VMM loop's epoll set and the tag its events carry: devices' host
+	 * fds (TAP, sockets, timers) join it through vm_virtio_events(); -1 when
+	 * there is no loop (devices that need one then fail to build). */
+	int event_epfd;
+	uint32_t event_tag;
 };
 
 struct vm {
@@ -59,10 +64,19 @@ struct vm {
 	unsigned int nr_virtio;
 	struct vm_drive *drives[CONFIG_MAX_DRIVES];  /* in config order (root first) */
 	unsigned int nr_drives;
+	struct vm_net *nets[CONFIG_MAX_NET_IFACES];  /* network interfaces, in config order */
+	unsigned int nr_nets;
+	struct vm_vsock *vsock;                      /* NULL without one */
+	struct vm_balloon *balloon;
+	struct vm_rng *rng;
 	/* What the devices add to the kernel command line (space-separated
 	 * tokens, appended after the user's boot_args). */
 	char cmdline_extra[LAYOUT_CMDLINE_MAX];
 	size_t cmdline_extra_len;
+	bool dirty_log;              /* RAM slots log dirty pages (track_dirty_pages) */
+	bool ram_from_file;          /* RAM maps a snapshot's memory file (File backend) */
+	int mem_uffd;                /* restored with the Uffd backend: the userfaultfd, else -1 */
+	int mem_handler_conn;        /* and the socket to its page server, else -1 */
 	struct vcpu vcpus[CONFIG_MAX_VCPUS];
 	unsigned int nr_vcpus;       /* configured */
 	unsigned int vcpus_created;  /* how many vcpus[] hold a KVM vCPU */
@@ -79,6 +93,19 @@ struct vm {
 
 int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opt,
 	     char err[VM_ERR_MAX]) __must_check;
+/* Where vm_build_restore takes guest RAM from. */
+struct vm_mem_source {
+	int fd; /* a snapshot's memory file, mapped MAP_PRIVATE region by region in
+		 * file order (pages load lazily; guest writes stay private), or -1:
+		 * anonymous memory the caller fills (userfaultfd) */
+};
+
+/* vm_build for a snapshot restore: memory from src, irqchip, devices and
+ * vCPUs as vm_build makes them, but no kernel loaded and no boot registers:
+ * the caller loads the saved state before vm_start (vmm/core/snapshot.h).
+ * cfg->boot_source is not used. */
+int vm_build_restore(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opt,
+		     const struct vm_mem_source *src, char err[VM_ERR_MAX]) __must_check;
 int vm_start(struct vm *vm, char err[VM_ERR_MAX]) __must_check;
 
 /* Parks every started vCPU and waits until all are parked, at most timeout_ms.

@@ -97,6 +97,8 @@ int vmm_init(struct vmm *vmm, const struct vmm_options *opt, char err[VMM_ERR_MA
 		snprintf(err, VMM_ERR_MAX, "event loop: %s", strerror(-ret));
 		return ret;
 	}
+	vmm->vm_opt.event_epfd = vmm->epfd;
+	vmm->vm_opt.event_tag = VMM_SRC_TAG(VMM_SRC_DEV_EVENT, 0, 0);
 	ret = vmm_loop_add(vmm, vmm->sigfd, VMM_SRC_SIGNAL) ?:
 	      vmm_loop_add(vmm, vmm->metrics_timer, VMM_SRC_METRICS_TIMER);
 	if (!ret && vmm->api)

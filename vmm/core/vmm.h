@@ -76,6 +76,14 @@ void vmm_api_handle(void *opaque, const struct api_request *req, struct api_resu
  * --log-path and PUT /logger.  0 or -errno with err. */
 int vmm_logger_open(const char *path, char err[VMM_ERR_MAX]) __must_check;
 
+/* Applies a logger config (PUT /logger, the config file's "logger"): absent
+ * fields keep their setting.  0 or -errno with err. */
+int vmm_logger_apply(struct vmm *vmm, const struct logger_config *lc, char err[VMM_ERR_MAX]) __must_check;
+
+/* The config file's "logger" and "metrics" sections, applied at start-up as
+ * PUT /logger and PUT /metrics would be.  0 or -errno with err. */
+int vmm_config_sinks_apply(struct vmm *vmm, char err[VMM_ERR_MAX]) __must_check;
+
 /* Stops and frees the VM, closes the loop's fds.  The config stays valid. */
 void vmm_destroy(struct vmm *vmm);
 

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "vmm/config/json_fields.h"
+#include "vmm/core/vmm_snapshot.h"
+#include "vmm/core/vmm_api_devices.h"
 #include "vmm/log/log.h"
 
 /* Opens path as Firecracker does when the request arrives; non-blocking so a
@@ -67,18 +69,14 @@ static void vmm_api_boot_source(struct vmm *vmm, const struct boot_source_config
  * here: PUT /logger is pre-boot only (no vCPU threads), and the API thread is
  * blocked waiting for this very request, so only this thread logs meanwhile.
  */
-static void vmm_api_logger(struct vmm *vmm, const struct api_logger_config *lc,
-			   struct api_result *res)
+int vmm_logger_apply(struct vmm *vmm, const struct logger_config *lc, char err[VMM_ERR_MAX])
 {
-	char err[VMM_ERR_MAX];
 	int r;
 
 	if (lc->log_path[0]) {
 		r = vmm_logger_open(lc->log_path, err);
-		if (r) {
-			api_result_fail(res, r, "Logger error: %s", err);
-			return;
-		}
+		if (r)
+			return r;
 	}
 	if (lc->level >= 0)
 		log_set_level((enum log_level)lc->level);
@@ -87,9 +85,33 @@ static void vmm_api_logger(struct vmm *vmm, const struct api_logger_config *lc,
 	if (lc->show_origin >= 0)
 		vmm->log_show_origin = lc->show_origin;
 	log_set_show(vmm->log_show_level, vmm->log_show_origin);
+	return 0;
 }
 
-static void vmm_api_metrics(struct vmm *vmm, const struct api_metrics_config *mc,
+int vmm_config_sinks_apply(struct vmm *vmm, char err[VMM_ERR_MAX])
+{
+	char merr[VMM_METRICS_ERR_MAX];
+	int r;
+
+	if (vmm->cfg.has_logger && (r = vmm_logger_apply(vmm, &vmm->cfg.logger, err)))
+		return r;
+	if (vmm->cfg.has_metrics && (r = vmm_metrics_open(&vmm->metrics, vmm->cfg.metrics.metrics_path, merr))) {
+		snprintf(err, VMM_ERR_MAX, "metrics: %s", merr);
+		return r;
+	}
+	return 0;
+}
+
+static void vmm_api_logger(struct vmm *vmm, const struct logger_config *lc, struct api_result *res)
+{
+	char err[VMM_ERR_MAX];
+	int r = vmm_logger_apply(vmm, lc, err);
+
+	if (r)
+		api_result_fail(res, r, "Logger error: %s", err);
+}
+
+static void vmm_api_metrics(struct vmm *vmm, const struct metrics_config *mc,
 			    struct api_result *res)
 {
 	char err[VMM_METRICS_ERR_MAX];
@@ -123,8 +145,16 @@ static void vmm_api_patch_drive(struct vmm *vmm, const struct drive_patch *p, st
 		api_result_fail(res, -ENOENT, "Drive config error: drives: no drive '%s' in this VM", p->drive_id);
 		return;
 	}
+	if (p->has_rate_limiter) {
+		r = vm_drive_update_ratelimit(&vmm->vm, p->drive_id, &p->rate_limiter, err);
+		if (r) {
+			api_result_fail(res, r, "Drive update error: %s", err);
+			return;
+		}
+		d->rate_limiter = p->rate_limiter;
+	}
 	if (!p->path_on_host[0])
-		return; /* rate_limiter: null, which changes nothing */
+		return;
 	r = vm_drive_update(&vmm->vm, p->drive_id, p->path_on_host, err);
 	if (r) {
 		api_result_fail(res, r, "Drive update error: %s", err);
@@ -173,6 +203,11 @@ void vmm_api_handle(void *opaque, const struct api_request *req, struct api_resu
 	char err[JSON_ERR_MAX];
 	int r;
 
+	/* The snapshot calls have their own state rules (paused; a fresh kiln). */
+	if (req->op == API_OP_SNAPSHOT_CREATE || req->op == API_OP_SNAPSHOT_LOAD) {
+		vmm_api_snapshot(vmm, req, res);
+		return;
+	}
 	if (api_op_check_state(req->op, vmm->state, res))
 		return;
 	switch (req->op) {
@@ -235,7 +270,8 @@ void vmm_api_handle(void *opaque, const struct api_request *req, struct api_resu
 		LOG_INFO("VM resumed");
 		break;
 	default:
-		api_result_fail(res, -EINVAL, "unknown request");
+		if (!vmm_api_device_handle(vmm, req, res))
+			api_result_fail(res, -EINVAL, "unknown request");
 		break;
 	}
 }

@@ -183,6 +183,9 @@ enum vm_exit_reason vmm_run(struct vmm *vmm)
 			case VMM_SRC_VIRTIO_QUEUE:
 				vm_virtio_handle(&vmm->vm, VMM_SRC_ARG1(tag), VMM_SRC_ARG2(tag));
 				break;
+			case VMM_SRC_DEV_EVENT:
+				vm_virtio_event(&vmm->vm, evs[i].data.u64, evs[i].events);
+				break;
 			}
 		}
 	}

@@ -13,6 +13,7 @@ enum vmm_source {
 	VMM_SRC_CONSOLE,
 	VMM_SRC_CONSOLE_DRAINED,
 	VMM_SRC_VIRTIO_QUEUE, /* with the device's slot and queue index */
+	VMM_SRC_DEV_EVENT,    /* a device's host fd: slot, and its token in the high word */
 };
 
 /* epoll data: the source in bits 0-7, then two 8-bit arguments. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vmm/core/vm.h"
+#include "vmm/core/vmm_metrics_devices.h"
 #include "vmm/log/log.h"
 
 void vmm_metrics_init(struct vmm_metrics *m)
@@ -109,7 +110,7 @@ static int vmm_metrics_uart(struct vmm_metrics *m, struct vm *vm, cJSON *obj)
 struct vmm_block_delta {
 	uint64_t activate_fails, event_fails, execute_fails, invalid_reqs_count, flush_count,
 		queue_event_count, update_count, update_fails, read_bytes, write_bytes, read_count,
-		write_count;
+		write_count, rate_limiter_throttled_events;
 };
 
 static int vmm_metrics_block_obj(cJSON *obj, const char *name, const struct vmm_block_delta *d)
@@ -129,7 +130,8 @@ static int vmm_metrics_block_obj(cJSON *obj, const char *name, const struct vmm_
 	       vmm_metrics_add(o, "read_bytes", d->read_bytes) ?:
 	       vmm_metrics_add(o, "write_bytes", d->write_bytes) ?:
 	       vmm_metrics_add(o, "read_count", d->read_count) ?:
-	       vmm_metrics_add(o, "write_count", d->write_count);
+	       vmm_metrics_add(o, "write_count", d->write_count) ?:
+	       vmm_metrics_add(o, "rate_limiter_throttled_events", d->rate_limiter_throttled_events);
 }
 
 /* One drive's counters since the previous line; remembers what it reported. */
@@ -156,6 +158,7 @@ static void vmm_block_take(struct vm_drive *d, struct vmm_block_delta *out)
 		.write_bytes = now.write_bytes - last->write_bytes,
 		.read_count = now.read_count - last->read_count,
 		.write_count = now.write_count - last->write_count,
+		.rate_limiter_throttled_events = now.rate_limited - last->rate_limited,
 	};
 	*last = now;
 	d->last_activate_fails = t.activate_failed;
@@ -188,6 +191,7 @@ static int vmm_metrics_block(struct vm *vm, cJSON *obj)
 		sum.write_bytes += d.write_bytes;
 		sum.read_count += d.read_count;
 		sum.write_count += d.write_count;
+		sum.rate_limiter_throttled_events += d.rate_limiter_throttled_events;
 	}
 	return vmm_metrics_block_obj(obj, "block", &sum);
 }
@@ -201,7 +205,7 @@ static int vmm_metrics_build(struct vmm_metrics *m, struct vm *vm, cJSON *obj)
 	    vmm_metrics_add(api, "process_startup_time_us", m->startup_us) ||
 	    vmm_metrics_add(api, "process_startup_time_cpu_us", m->startup_cpu_us) ||
 	    api_counters_take_json(&m->api, obj) || vmm_metrics_vcpu(m, vm, obj) ||
-	    vmm_metrics_uart(m, vm, obj) || vmm_metrics_block(vm, obj))
+	    vmm_metrics_uart(m, vm, obj) || vmm_metrics_block(vm, obj) || vmm_metrics_devices(vm, obj))
 		return -ENOMEM;
 	self = cJSON_AddObjectToObject(obj, "metrics");
 	if (!self || vmm_metrics_add(self, "lines_dropped", m->lines_dropped))
