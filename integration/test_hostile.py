@@ -58,11 +58,12 @@ def rss_kib(pid):
     return None
 
 
-def run_hostile(kiln, workdir, api_sock, boot_args, drives, elf=None):
+def run_hostile(kiln, workdir, api_sock, boot_args, drives, elf=None, devices_cfg=None, netns=None):
     """Boots, polls GET / and RSS until kiln exits; returns (run, code, polls, max_rss)."""
-    cfg = write_config(workdir, elf or ktg_elf(), boot_args=boot_args, mem_mib=MEM_MIB,
-                       extra={"drives": drives})
-    r = kiln("--config-file", str(cfg), "--api-sock", api_sock, "--show-level")
+    extra = {"drives": drives}
+    extra.update(devices_cfg or {})
+    cfg = write_config(workdir, elf or ktg_elf(), boot_args=boot_args, mem_mib=MEM_MIB, extra=extra)
+    r = kiln("--config-file", str(cfg), "--api-sock", api_sock, "--show-level", netns=netns)
     deadline = time.monotonic() + RUN_TIMEOUT
     polls, max_rss = 0, 0
     while r.proc.poll() is None:
@@ -156,6 +157,34 @@ def test_hostile_all_devices(kiln, workdir, api_sock, need_kvm, seed):
     assert devs[1]["blk"][-1] == "reinit ok", out[-3000:]
     assert sha(ro_img) == hashlib.sha256(ro_data).hexdigest(), f"seed={seed}: read-only drive changed"
     assert rw_img.stat().st_size == len(rw_data)
+
+
+@pytest.mark.parametrize("seed", [6, 1234])
+def test_hostile_against_every_device_kind(kiln, workdir, api_sock, netns, need_kvm, seed):
+    """The attack covers net, vsock, balloon and rng as well as block: their
+    rings, descriptors, registers and config spaces.  kiln survives, its RSS
+    stays bounded (a balloon inflating bad PFNs cannot make it discard or map
+    anything outside guest RAM), the read-only drive is unchanged, and the
+    sockets and TAP it used are released at exit."""
+    ro_img, ro_data, _, _, drives = two_drives(workdir)
+    uds = str(workdir / "v.sock")
+    devs_cfg = {
+        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": netns.tap,
+                                "rx_rate_limiter": {"ops": {"size": 50, "refill_time": 100}}}],
+        "vsock": {"guest_cid": 3, "uds_path": uds},
+        "balloon": {"amount_mib": 16, "deflate_on_oom": True, "stats_polling_interval_s": 1},
+        "entropy": {"rate_limiter": {"bandwidth": {"size": 4096, "refill_time": 50}}},
+    }
+    args = f"virtio=1 hostile={ITERATIONS} seed={seed} exit=reset"
+    r, code, polls, max_rss = run_hostile(kiln, workdir, api_sock, args, drives, devices_cfg=devs_cfg,
+                                          netns=netns.name)
+    check_survived(r, code, polls, max_rss, ITERATIONS, seed)
+    out = r.console()
+    assert "devices=6" in re.search(r"^KTG: hostile start .*$", out, re.M).group(0), out[-3000:]
+    ids = sorted(d["id"] for d in devices(out))
+    assert ids == [1, 2, 2, 4, 5, 19], ids
+    assert sha(ro_img) == hashlib.sha256(ro_data).hexdigest(), f"seed={seed}: read-only drive changed"
+    assert not os.path.exists(uds), "the vsock socket outlived kiln"
 
 
 def test_hostile_under_asan(kiln, workdir, api_sock, need_kvm, monkeypatch):

@@ -6,6 +6,7 @@
  */
 #include "guest-images/testguest/hw.h"
 #include "guest-images/testguest/ktg.h"
+#include "guest-images/testguest/virtio_drv.h"
 #include "vmm/boot/layout.h"
 
 #define I8042_STATUS    0x64
@@ -113,6 +114,9 @@ static void cpuid_report(void)
 		   c7, ka);
 }
 
+/* tick.c: tick=1, see README.md. */
+void tick_run(const char *cmdline);
+
 void ktg_main(uint32_t start_info)
 {
 	enum exit_mode exit_mode;
@@ -139,6 +143,17 @@ void ktg_main(uint32_t start_info)
 
 	if (cmdline_is(cmdline, "virtio", "1"))
 		virtio_report(cmdline);
+	/* The device drivers (virtio_drv.h), each only with its key=1. */
+	if (cmdline_is(cmdline, "rng", "1"))
+		rng_test(cmdline);
+	if (cmdline_is(cmdline, "net", "1"))
+		net_test(cmdline);
+	if (cmdline_is(cmdline, "vsock", "1"))
+		vsock_test(cmdline);
+	if (cmdline_is(cmdline, "balloon", "1"))
+		balloon_test(cmdline);
+
+	tick_run(cmdline); /* only with tick=1 (tick.c) */
 
 	if (cmdline_is(cmdline, "selftest", "syscall"))
 		syscall_selftest();

@@ -1,46 +1,16 @@
 /*
- * A minimal virtio-mmio (version 2) driver: finds the devices the monitor
- * announces on the command line (virtio_mmio.device=<size>@<addr>:<irq>),
- * prints what each one is, and puts block devices through a fixed sequence of
+ * virtio=1: the virtio-mmio (version 2) probe and block driver: finds the
+ * devices the monitor announces on the command line
+ * (virtio_mmio.device=<size>@<addr>:<irq>, parsed by virtio_drv.c), prints
+ * what each one is, and puts block devices through a fixed sequence of
  * requests on one 8-entry split queue, polling the used ring (the test guest
  * takes no interrupts).  The output lines are in README.md.
  */
 #include "guest-images/testguest/hw.h"
 #include "guest-images/testguest/ktg.h"
+#include "guest-images/testguest/virtio_drv.h"
 
-/* virtio-mmio registers (virtio 1.2, 4.2.2). */
-#define VIO_MAGIC            0x000
-#define VIO_VERSION          0x004
-#define VIO_DEVICE_ID        0x008
-#define VIO_DEVICE_FEATURES  0x010
-#define VIO_DEVICE_FEAT_SEL  0x014
-#define VIO_DRIVER_FEATURES  0x020
-#define VIO_DRIVER_FEAT_SEL  0x024
-#define VIO_QUEUE_SEL        0x030
-#define VIO_QUEUE_NUM_MAX    0x034
-#define VIO_QUEUE_NUM        0x038
-#define VIO_QUEUE_READY      0x044
-#define VIO_QUEUE_NOTIFY     0x050
-#define VIO_INTERRUPT_STATUS 0x060
-#define VIO_INTERRUPT_ACK    0x064
-#define VIO_STATUS           0x070
-#define VIO_QUEUE_DESC_LO    0x080
-#define VIO_QUEUE_DESC_HI    0x084
-#define VIO_QUEUE_DRIVER_LO  0x090
-#define VIO_QUEUE_DRIVER_HI  0x094
-#define VIO_QUEUE_DEVICE_LO  0x0a0
-#define VIO_QUEUE_DEVICE_HI  0x0a4
-#define VIO_CONFIG           0x100
-
-#define VIO_MAGIC_VALUE 0x74726976 /* "virt" */
-#define S_ACK      1
-#define S_DRIVER   2
-#define S_DRIVER_OK 4
-#define S_FEAT_OK  8
-#define S_NEEDS_RESET 0x40
-#define F_VERSION_1_HI 1 /* bit 32: bit 0 of the high word */
 #define BLK_F_RO   5
-#define VIRTIO_ID_BLOCK 2
 
 #define BLK_T_IN     0
 #define BLK_T_OUT    1
@@ -48,35 +18,20 @@
 #define BLK_SECTOR   512
 #define BLK_ID_BYTES 20
 
-#define DESC_F_NEXT  1
-#define DESC_F_WRITE 2
-
 #define QSIZE 8
 #define POLL_MAX 2000000 /* used-ring polls per request: seconds when emulated */
 #define ISR_POLL_MAX 100000
 #define DEVICES_MAX 32
 
-struct vring_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-struct vring_used_elem {
-	uint32_t id;
-	uint32_t len;
-};
-
 /* One queue and one request's buffers, in the guest's own memory (.bss). */
 static struct {
-	struct vring_desc desc[QSIZE];                 /* 16-byte aligned */
+	struct virtq_desc desc[QSIZE];                 /* 16-byte aligned */
 	struct {
 		uint16_t flags, idx, ring[QSIZE], used_event;
 	} avail __attribute__((aligned(16)));
 	struct {
 		uint16_t flags, idx;
-		struct vring_used_elem ring[QSIZE];
+		struct virtq_used_elem ring[QSIZE];
 		uint16_t avail_event;
 	} used __attribute__((aligned(16)));
 	struct {
@@ -89,60 +44,39 @@ static struct {
 
 static uint16_t last_used;
 
-static inline void barrier(void)
-{
-	__asm__ volatile("" : : : "memory");
-}
-
-static uint32_t reg(uint64_t base, uint32_t off)
-{
-	return mmio_read32(base + off);
-}
-
-static void reg_set(uint64_t base, uint32_t off, uint32_t v)
-{
-	barrier();
-	mmio_write32(base + off, v);
-}
-
-static uint64_t phys_of(const volatile void *p)
-{
-	return (uint64_t)(uintptr_t)p; /* identity-mapped */
-}
-
 /* The v2 init sequence with queue 0 of QSIZE entries.  NULL or what failed. */
 static const char *blk_init(uint64_t base)
 {
 	uint32_t st;
 
-	reg_set(base, VIO_STATUS, 0);
-	if (reg(base, VIO_STATUS) != 0)
+	vdrv_reg_set(base, VIRTIO_MMIO_STATUS, 0);
+	if (vdrv_reg(base, VIRTIO_MMIO_STATUS) != 0)
 		return "reset";
-	reg_set(base, VIO_STATUS, S_ACK);
-	reg_set(base, VIO_STATUS, S_ACK | S_DRIVER);
-	reg_set(base, VIO_DRIVER_FEAT_SEL, 0);
-	reg_set(base, VIO_DRIVER_FEATURES, 0);
-	reg_set(base, VIO_DRIVER_FEAT_SEL, 1);
-	reg_set(base, VIO_DRIVER_FEATURES, F_VERSION_1_HI);
-	reg_set(base, VIO_STATUS, S_ACK | S_DRIVER | S_FEAT_OK);
-	if (!(reg(base, VIO_STATUS) & S_FEAT_OK))
+	vdrv_reg_set(base, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
+	vdrv_reg_set(base, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	vdrv_reg_set(base, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	vdrv_reg_set(base, VIRTIO_MMIO_DRIVER_FEATURES, 0);
+	vdrv_reg_set(base, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	vdrv_reg_set(base, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(VDRV_F_VERSION_1 >> 32));
+	vdrv_reg_set(base, VIRTIO_MMIO_STATUS, VDRV_S_FEATURES_OK);
+	if (!(vdrv_reg(base, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK))
 		return "features-ok";
-	reg_set(base, VIO_QUEUE_SEL, 0);
-	if (reg(base, VIO_QUEUE_NUM_MAX) < QSIZE)
+	vdrv_reg_set(base, VIRTIO_MMIO_QUEUE_SEL, 0);
+	if (vdrv_reg(base, VIRTIO_MMIO_QUEUE_NUM_MAX) < QSIZE)
 		return "queue-num-max";
 	memset(&vq, 0, sizeof(vq));
 	last_used = 0;
-	reg_set(base, VIO_QUEUE_NUM, QSIZE);
-	reg_set(base, VIO_QUEUE_DESC_LO, (uint32_t)phys_of(vq.desc));
-	reg_set(base, VIO_QUEUE_DESC_HI, (uint32_t)(phys_of(vq.desc) >> 32));
-	reg_set(base, VIO_QUEUE_DRIVER_LO, (uint32_t)phys_of(&vq.avail));
-	reg_set(base, VIO_QUEUE_DRIVER_HI, (uint32_t)(phys_of(&vq.avail) >> 32));
-	reg_set(base, VIO_QUEUE_DEVICE_LO, (uint32_t)phys_of(&vq.used));
-	reg_set(base, VIO_QUEUE_DEVICE_HI, (uint32_t)(phys_of(&vq.used) >> 32));
-	reg_set(base, VIO_QUEUE_READY, 1);
-	reg_set(base, VIO_STATUS, S_ACK | S_DRIVER | S_FEAT_OK | S_DRIVER_OK);
-	st = reg(base, VIO_STATUS);
-	if (!(st & S_DRIVER_OK) || (st & S_NEEDS_RESET))
+	vdrv_reg_set(base, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+	vdrv_reg_set(base, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)vdrv_phys(vq.desc));
+	vdrv_reg_set(base, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(vdrv_phys(vq.desc) >> 32));
+	vdrv_reg_set(base, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)vdrv_phys(&vq.avail));
+	vdrv_reg_set(base, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(vdrv_phys(&vq.avail) >> 32));
+	vdrv_reg_set(base, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)vdrv_phys(&vq.used));
+	vdrv_reg_set(base, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(vdrv_phys(&vq.used) >> 32));
+	vdrv_reg_set(base, VIRTIO_MMIO_QUEUE_READY, 1);
+	vdrv_reg_set(base, VIRTIO_MMIO_STATUS, VDRV_S_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	st = vdrv_reg(base, VIRTIO_MMIO_STATUS);
+	if (!(st & VIRTIO_STATUS_DRIVER_OK) || (st & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
 		return "driver-ok";
 	return 0;
 }
@@ -161,25 +95,25 @@ static int blk_request(uint64_t base, uint32_t type, uint64_t sector, uint32_t l
 	vq.hdr.reserved = 0;
 	vq.hdr.sector = sector;
 	vq.status = 0xff;
-	vq.desc[d] = (struct vring_desc){ phys_of(&vq.hdr), sizeof(vq.hdr), DESC_F_NEXT, (uint16_t)(d + 1) };
+	vq.desc[d] = (struct virtq_desc){ vdrv_phys(&vq.hdr), sizeof(vq.hdr), VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1) };
 	d++;
 	if (len) {
-		vq.desc[d] = (struct vring_desc){ phys_of(vq.data), len,
-						  (uint16_t)(DESC_F_NEXT | (dev_writes ? DESC_F_WRITE : 0)),
+		vq.desc[d] = (struct virtq_desc){ vdrv_phys(vq.data), len,
+						  (uint16_t)(VIRTQ_DESC_F_NEXT | (dev_writes ? VIRTQ_DESC_F_WRITE : 0)),
 						  (uint16_t)(d + 1) };
 		d++;
 	}
-	vq.desc[d] = (struct vring_desc){ phys_of(&vq.status), 1, DESC_F_WRITE, 0 };
+	vq.desc[d] = (struct virtq_desc){ vdrv_phys(&vq.status), 1, VIRTQ_DESC_F_WRITE, 0 };
 	vq.avail.ring[vq.avail.idx % QSIZE] = 0;
-	barrier();
+	vdrv_barrier();
 	vq.avail.idx++;
-	reg_set(base, VIO_QUEUE_NOTIFY, 0);
+	vdrv_reg_set(base, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	for (i = 0; i < POLL_MAX && *used_idx == last_used; i++)
 		cpu_pause();
 	if (*used_idx == last_used)
 		return -1;
 	last_used++;
-	barrier();
+	vdrv_barrier();
 	return *(volatile uint8_t *)&vq.status;
 }
 
@@ -253,10 +187,10 @@ static void blk_test(uint64_t base, uint64_t features, int blkwrite)
 
 	why = blk_init(base);
 	if (why) {
-		ktg_printf("KTG: blk error init %s status=0x%x\n", why, reg(base, VIO_STATUS));
+		ktg_printf("KTG: blk error init %s status=0x%x\n", why, vdrv_reg(base, VIRTIO_MMIO_STATUS));
 		return;
 	}
-	capacity = reg(base, VIO_CONFIG) | ((uint64_t)reg(base, VIO_CONFIG + 4) << 32);
+	capacity = vdrv_reg(base, VIRTIO_MMIO_CONFIG) | ((uint64_t)vdrv_reg(base, VIRTIO_MMIO_CONFIG + 4) << 32);
 	ktg_printf("KTG: blk capacity=%lu ro=%d\n", capacity, ro);
 
 	st = blk_request(base, BLK_T_IN, 0, BLK_SECTOR, 1);
@@ -267,10 +201,10 @@ static void blk_test(uint64_t base, uint64_t features, int blkwrite)
 	memcpy(first, vq.data, sizeof(first));
 	print_hex16("read 0", first);
 	/* The device publishes the used entry, then raises the interrupt. */
-	for (i = 0; i < ISR_POLL_MAX && !((isr = reg(base, VIO_INTERRUPT_STATUS)) & 1); i++)
+	for (i = 0; i < ISR_POLL_MAX && !((isr = vdrv_reg(base, VIRTIO_MMIO_INTERRUPT_STATUS)) & 1); i++)
 		cpu_pause();
 	ktg_printf("KTG: blk irq-status=%u\n", isr & 1);
-	reg_set(base, VIO_INTERRUPT_ACK, isr);
+	vdrv_reg_set(base, VIRTIO_MMIO_INTERRUPT_ACK, isr);
 
 	if (ro) {
 		for (i = 0; i < BLK_SECTOR; i++)
@@ -283,8 +217,8 @@ static void blk_test(uint64_t base, uint64_t features, int blkwrite)
 	blk_id_report(base);
 
 	/* Reset, then the whole init again: the device must start from scratch. */
-	reg_set(base, VIO_STATUS, 0);
-	why = reg(base, VIO_STATUS) ? "reset" : blk_init(base);
+	vdrv_reg_set(base, VIRTIO_MMIO_STATUS, 0);
+	why = vdrv_reg(base, VIRTIO_MMIO_STATUS) ? "reset" : blk_init(base);
 	if (!why) {
 		memset(vq.data, 0, BLK_SECTOR);
 		st = blk_request(base, BLK_T_IN, 0, BLK_SECTOR, 1);
@@ -294,62 +228,6 @@ static void blk_test(uint64_t base, uint64_t features, int blkwrite)
 		ktg_printf("KTG: blk reinit fail %s\n", why);
 	else
 		ktg_printf("KTG: blk reinit ok\n");
-}
-
-/* A number in decimal or 0x hex; returns the characters used (0: none). */
-static size_t parse_num(const char *s, size_t len, uint64_t *out)
-{
-	size_t i = 0;
-	uint64_t v = 0;
-	int hex = len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-
-	if (hex)
-		i = 2;
-	for (; i < len; i++) {
-		char c = s[i];
-		unsigned int dgt;
-
-		if (c >= '0' && c <= '9')
-			dgt = (unsigned int)(c - '0');
-		else if (hex && c >= 'a' && c <= 'f')
-			dgt = (unsigned int)(c - 'a' + 10);
-		else if (hex && c >= 'A' && c <= 'F')
-			dgt = (unsigned int)(c - 'A' + 10);
-		else
-			break;
-		if (v > (~0ULL >> 4))
-			return 0; /* would overflow */
-		v = v * (hex ? 16 : 10) + dgt;
-	}
-	*out = v;
-	return (hex && i == 2) ? 0 : i;
-}
-
-/* "<size>[KMG]@<addr>:<irq>[:<id>]", Linux's virtio_mmio.device= syntax. */
-static int parse_device(const char *s, size_t len, uint64_t *size, uint64_t *addr, uint64_t *irq)
-{
-	size_t n = parse_num(s, len, size), p;
-
-	if (!n)
-		return -1;
-	p = n;
-	if (p < len && (s[p] == 'K' || s[p] == 'k' || s[p] == 'M' || s[p] == 'm' || s[p] == 'G' || s[p] == 'g')) {
-		*size <<= (s[p] == 'K' || s[p] == 'k') ? 10 : (s[p] == 'M' || s[p] == 'm') ? 20 : 30;
-		p++;
-	}
-	if (p >= len || s[p++] != '@')
-		return -1;
-	n = parse_num(s + p, len - p, addr);
-	if (!n)
-		return -1;
-	p += n;
-	if (p >= len || s[p++] != ':')
-		return -1;
-	n = parse_num(s + p, len - p, irq);
-	if (!n)
-		return -1;
-	p += n;
-	return (p == len || s[p] == ':') ? 0 : -1;
 }
 
 static void print_token_error(const char *val, size_t len)
@@ -376,22 +254,22 @@ void virtio_report(const char *cmdline)
 		uint32_t magic, version, id;
 
 		count++;
-		if (parse_device(val, len, &size, &base, &irq) || size < 0x200 ||
+		if (vdrv_parse_device(val, len, &size, &base, &irq) || size < 0x200 ||
 		    !phys_ok(base, size) || base < 0x100000000ULL - 0x40000000ULL) {
 			print_token_error(val, len);
 			continue;
 		}
-		magic = reg(base, VIO_MAGIC);
-		if (magic != VIO_MAGIC_VALUE) {
+		magic = vdrv_reg(base, VIRTIO_MMIO_MAGIC_VALUE);
+		if (magic != VIRTIO_MMIO_MAGIC) {
 			ktg_printf("KTG: virtio 0x%lx error magic=0x%x\n", base, magic);
 			continue;
 		}
-		version = reg(base, VIO_VERSION);
-		id = reg(base, VIO_DEVICE_ID);
-		reg_set(base, VIO_DEVICE_FEAT_SEL, 0);
-		features = reg(base, VIO_DEVICE_FEATURES);
-		reg_set(base, VIO_DEVICE_FEAT_SEL, 1);
-		features |= (uint64_t)reg(base, VIO_DEVICE_FEATURES) << 32;
+		version = vdrv_reg(base, VIRTIO_MMIO_VERSION);
+		id = vdrv_reg(base, VIRTIO_MMIO_DEVICE_ID);
+		vdrv_reg_set(base, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+		features = vdrv_reg(base, VIRTIO_MMIO_DEVICE_FEATURES);
+		vdrv_reg_set(base, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+		features |= (uint64_t)vdrv_reg(base, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
 		ktg_printf("KTG: virtio 0x%lx id=%u version=%u features=0x%lx irq=%lu\n", base, id, version,
 			   features, irq);
 		if (id == VIRTIO_ID_BLOCK && version == 2)
