@@ -6,6 +6,13 @@
  * image (when it has a header), so mutations get past the CRC into section
  * decoding; clear: the image is decoded as it is (header and CRC checks).
  *
+ * Seeds (fuzz/corpus/snapshot/): vmstate files of test-guest VMs (1 and 2
+ * vCPUs, a block device; block, net, vsock, balloon and rng side by side; an
+ * active balloon holding its statistics buffer) and one the unit tests'
+ * sample makes with every device kind in use (a net device holding a
+ * received frame, held receive chains and a frame to send), each plain and
+ * with the CRC-fixing mode byte.
+ *
  * Invariants: the decoder never reads outside the image (ASan), fails with a
  * message or succeeds; what it accepts passes snap_state_check, encodes
  * without error, and re-decodes to a state that encodes to the same bytes

@@ -434,3 +434,236 @@ def test_linux_snapshot_mid_boot_restored_to_init(kiln, workdir, need_kvm):
         rr.wait_for(init_line, LINUX_TIMEOUT)
         assert "Linux version" not in rr.console(), "the restored kernel booted again"
         rr.close()
+
+
+# ------------------------------------------------ net, vsock, balloon, rng
+
+GUEST_MAC = "06:00:ac:10:00:02"
+
+
+def sections(img):
+    """(type, offset of the body, body length) of each section of a vmstate."""
+    out, off = [], 32
+    while off < len(img):
+        t, _, length = struct.unpack_from("<HHI", img, off)
+        out.append((t, off + 8, length))
+        off += 8 + length
+    return out
+
+
+def device_body(img, kind):
+    """Offset of a device section's own fields (after slot and transport)."""
+    for t, body, _ in sections(img):
+        if t == kind:
+            nq = struct.unpack_from("<I", img, body + 4 + 24 + 8)[0]
+            return body + 4 + 24 + 8 + 4 + nq * 33
+    raise AssertionError(f"no section of type {kind}")
+
+
+def patched(img, kind, rel, fmt, value, skip_strings=0):
+    """The vmstate with fmt/value packed at rel bytes into a device section's
+    own fields (after skip_strings length-prefixed strings), CRC fixed."""
+    b = bytearray(img)
+    off = device_body(b, kind)
+    for _ in range(skip_strings):
+        off += 2 + struct.unpack_from("<H", b, off)[0]
+    struct.pack_into(fmt, b, off + rel, value)
+    struct.pack_into("<Q", b, 24, crc64(bytes(b[32:])))
+    return bytes(b)
+
+
+def ns_kiln(kiln, workdir, ns, name, *args):
+    """new_kiln inside the network namespace ns."""
+    sock = str(workdir / f"{name}.sock")
+    sub = workdir / name
+    sub.mkdir()
+    r = KilnRun(["--api-sock", sock, "--level", "Debug"] + list(args), sub, netns=ns.name)
+    kiln.runs.append(r)
+    return r, sock
+
+
+@pytest.fixture
+def sock_dir():
+    """A short directory for vsock's Unix sockets (sun_path holds 107 bytes)."""
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix="kiln-snap-", dir="/tmp"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_every_device_kind_restored_with_overrides(kiln, workdir, need_kvm, netns, sock_dir):
+    """Block, net, vsock, balloon and rng in one test-guest VM: snapshot,
+    corrupted device sections refused one by one by the same fresh kiln,
+    then a restore onto a second TAP (network_overrides) and a new vsock
+    socket (vsock_override) that keeps the balloon's target, the limiters
+    PATCHed after boot and the guest's ticks and disk."""
+    ns = netns
+    ns.run("ip", "tuntap", "add", "ktap1", "mode", "tap")
+    ns.run("ip", "link", "set", "ktap1", "up")
+    disk = workdir / "disk.img"
+    disk.write_bytes(os.urandom(64 * 1024))
+    uds, uds2 = sock_dir / "v.sock", sock_dir / "w.sock"
+    cfg = write_config(workdir, ktg_elf(), boot_args="virtio=1 rng=1 tick=1 tick_ms=100 exit=halt", extra={
+        "drives": [{"drive_id": "d0", "path_on_host": str(disk), "is_root_device": False}],
+        "network-interfaces": [{"iface_id": "net0", "host_dev_name": ns.tap, "guest_mac": GUEST_MAC,
+                                "mtu": 1400,
+                                "tx_rate_limiter": {"bandwidth": {"size": 1 << 20, "refill_time": 100}}}],
+        "vsock": {"guest_cid": 3, "uds_path": str(uds)},
+        "balloon": {"amount_mib": 4, "deflate_on_oom": True, "stats_polling_interval_s": 0},
+        "entropy": {"rate_limiter": {"ops": {"size": 1000, "refill_time": 1000}}},
+    })
+    doc = json.loads(cfg.read_text())
+    doc["machine-config"]["track_dirty_pages"] = True
+    cfg.write_text(json.dumps(doc))
+    orig, sock = ns_kiln(kiln, workdir, ns, "orig", "--config-file", str(cfg))
+    orig.wait_for(r"^KTG: rng (ok|FAIL.*)$", TIMEOUT)
+    assert "KTG: rng ok" in orig.console(), orig.console()[-3000:]
+    wait_blk_ok(orig, 0)
+    ids = sorted(int(m.group(1)) for m in re.finditer(r"^KTG: virtio 0x[0-9a-f]+ id=(\d+) ", orig.console(), re.M))
+    assert ids == [1, 2, 4, 5, 19], orig.console()[-3000:]
+    # Settings changed after boot are the ones a restore must keep.
+    ok(sock, "PATCH", "/balloon", {"amount_mib": 12})
+    ok(sock, "PATCH", "/network-interfaces/net0",
+       {"iface_id": "net0", "rx_rate_limiter": {"bandwidth": {"size": 2 << 20, "refill_time": 200}}})
+    vmstate, mem = snapshot(sock, workdir, "all")
+    at_snapshot = max(ticks(orig.console()))
+    img = vmstate.read_bytes()
+    kinds = [t for t, _, _ in sections(img)]
+    for kind in (16, 17, 18, 19, 20):
+        assert kinds.count(kind) == 1, kinds
+    p = subprocess.run([str(BUILD / "vmm" / "core" / "kiln"), "--describe-snapshot", str(vmstate)],
+                       capture_output=True, timeout=TIMEOUT, text=True)
+    assert p.returncode == 0, p.stderr
+    for want in (f"interface net0 on TAP {ns.tap}", f"guest CID 3, host socket {uds}", "target 3072 pages",
+                 "virtio-rng, status"):
+        assert want in p.stdout, p.stdout
+    # The original keeps its TAP and socket: the restore must use others.
+
+    # net: iface_id, host_dev_name, has_mac, mac, mtu, 2 limiters (96), then the state's magic.
+    net_magic = 1 + 6 + 4 + 96
+    cases = {
+        "net-magic": (patched(img, 17, net_magic, "<I", 0, skip_strings=2), "virtio-net net0: state magic"),
+        # acked_features (after magic, mtu, has_mac, mac, four flags) that the
+        # transport never negotiated: only the device's restore can tell.
+        "net-features": (patched(img, 17, net_magic + 4 + 2 + 1 + 6 + 4, "<Q", 1 << 5, skip_strings=2),
+                         "virtio-net net0 state"),
+        "net-frame": (patched(img, 17, net_magic + 4 + 2 + 1 + 6 + 4 + 8 + 4, "<I", 70000, skip_strings=2),
+                      "frames of 70000"),
+        "vsock-cid": (patched(img, 18, 0, "<I", 2, skip_strings=1), "not a guest CID"),
+        "balloon-target": (patched(img, 19, 0, "<Q", 5), "but amount_mib 5"),
+        "balloon-flag": (patched(img, 19, 8, "<B", 7), "deflate_on_oom 7"),
+        # rng: the limiter config (48 bytes), then the bytes bucket's budget past its size 0.
+        "rng-bucket": (patched(img, 20, 48 + 24, "<Q", 99), "virtio-rng"),
+    }
+    r, rsock = ns_kiln(kiln, workdir, ns, "restored")
+    load_body = {"mem_backend": {"backend_type": "File", "backend_path": str(mem)}, "resume_vm": True,
+                 "network_overrides": [{"iface_id": "net0", "host_dev_name": "ktap1"}],
+                 "vsock_override": {"uds_path": str(uds2)}}
+
+    def refused(body, want):
+        fault(rsock, "PUT", "/snapshot/load", body, want)
+        status, info = api(rsock, "GET", "/")
+        assert status == 200 and info["state"] == "Not started", info
+
+    for name, (data, want) in cases.items():
+        bad = workdir / f"{name}.vmstate"
+        bad.write_bytes(data)
+        refused(dict(load_body, snapshot_path=str(bad)), want)
+    good = dict(load_body, snapshot_path=str(vmstate))
+    refused(dict(good, network_overrides=[{"iface_id": "eth9", "host_dev_name": "ktap1"}]),
+            "no network interface 'eth9'")
+    refused(dict(good, network_overrides=[{"iface_id": "net0", "host_dev_name": "a-name-far-too-long"}]),
+            "host_dev_name")
+    # Without the override the TAP is the original's, which still holds it.
+    refused(dict(good, network_overrides=[]), f"host_dev_name {ns.tap}: cannot open the TAP")
+
+    ok(rsock, "PUT", "/snapshot/load", good)
+    first = wait_tick(r, 0)
+    assert at_snapshot <= first <= at_snapshot + 2, f"restored tick {first}, snapshot at {at_snapshot}"
+    assert "KTG: hello" not in r.console(), "the restored guest booted again"
+    wait_blk_ok(r, first)
+    status, vc = api(rsock, "GET", "/vm/config")
+    assert status == 200
+    net = vc["network-interfaces"]
+    assert len(net) == 1 and net[0]["iface_id"] == "net0" and net[0]["host_dev_name"] == "ktap1", net
+    assert net[0]["guest_mac"] == GUEST_MAC and net[0]["mtu"] == 1400, net
+    assert net[0]["rx_rate_limiter"]["bandwidth"]["size"] == 2 << 20, net
+    assert net[0]["tx_rate_limiter"]["bandwidth"]["size"] == 1 << 20, net
+    assert vc["vsock"]["uds_path"] == str(uds2) and vc["vsock"]["guest_cid"] == 3, vc["vsock"]
+    assert vc["entropy"]["rate_limiter"]["ops"]["size"] == 1000, vc["entropy"]
+    assert vc["drives"][0]["path_on_host"] == str(disk), vc["drives"]
+    status, balloon = api(rsock, "GET", "/balloon")
+    assert status == 200 and balloon["amount_mib"] == 12 and balloon["deflate_on_oom"] is True, balloon
+    log = r.log()
+    assert "network interface net0: TAP ktap1" in log, log[-3000:]
+    assert f"vsock: guest CID 3, host socket {uds2}" in log, log[-3000:]
+    # The restored vsock listens on the new path (the guest's driver is
+    # gone, so the connection is refused after the accept: EOF or reset).
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(TIMEOUT)
+        s.connect(str(uds2))
+        try:
+            s.sendall(b"CONNECT 1234\n")
+            assert s.recv(64) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+    orig.close()
+
+
+BALLOON_REGION = 0x1000000  # the test guest's balloon pages: 8192 pages from 16 MiB
+
+
+def has_data(path, start, length):
+    """Whether [start, start + length) of a sparse file holds any data extent."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            return os.lseek(fd, start, os.SEEK_DATA) < start + length
+        except OSError:  # ENXIO: no data from start to the end
+            return False
+    finally:
+        os.close(fd)
+
+
+def test_diff_holds_pages_only_a_device_changed(kiln, workdir, need_kvm):
+    """Pages the guest wrote before the base snapshot and the balloon device
+    then gave back to the host (MADV_DONTNEED: they read as zeros now) are
+    changed by the device alone, so KVM's dirty log never sees them.  The
+    Diff must hold them: the guest restored from base + Diff deflates them
+    and checks that every one reads back as zero."""
+    cfg = write_config(workdir, ktg_elf(), boot_args="balloon=1 exit=halt", extra={
+        "balloon": {"amount_mib": 8, "deflate_on_oom": False, "stats_polling_interval_s": 1}})
+    doc = json.loads(cfg.read_text())
+    doc["machine-config"]["track_dirty_pages"] = True
+    cfg.write_text(json.dumps(doc))
+    orig, sock = new_kiln(kiln, workdir, "orig", "--config-file", str(cfg))
+    orig.wait_for(r"^KTG: balloon wait-target num-pages=2048$", TIMEOUT)
+    assert "KTG: balloon touched pages=8192 at=0x1000000" in orig.console(), orig.console()[-2000:]
+    base_state, base_mem = snapshot(sock, workdir, "base")
+    ok(sock, "PATCH", "/vm", {"state": "Resumed"})
+    ok(sock, "PATCH", "/balloon", {"amount_mib": 32})
+    orig.wait_for(r"^KTG: balloon wait-target num-pages=8192$", TIMEOUT)
+    assert "KTG: balloon inflated pages=6144 target=8192" in orig.console(), orig.console()[-2000:]
+    diff_state, diff_mem = snapshot(sock, workdir, "diff", "Diff")
+    orig.close()
+    # The base holds the guest's markers there; the Diff the zeroed pages.
+    inflated = (BALLOON_REGION + 8 * 1024 * 1024, 24 * 1024 * 1024)
+    assert has_data(base_mem, *inflated)
+    for off in range(inflated[0], inflated[0] + inflated[1], 1 << 20):
+        assert has_data(diff_mem, off, 4096), f"page at 0x{off:x}, discarded by the balloon, not in the Diff"
+        assert open(diff_mem, "rb").read()[off:off + 4096] == bytes(4096)
+    assert diff_mem.stat().st_blocks * 512 < 40 << 20, "the Diff holds far more than what changed"
+    merged = workdir / "merged.mem"
+    shutil.copyfile(base_mem, merged)
+    p = subprocess.run([str(MERGE), "--base-file", str(merged), "--diff-file", str(diff_mem)],
+                       capture_output=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr.decode()
+    r, rsock = load(kiln, workdir, "merged", diff_state, merged)
+    status, balloon = api(rsock, "GET", "/balloon")
+    assert status == 200 and balloon["amount_mib"] == 32, balloon
+    ok(rsock, "PATCH", "/balloon", {"amount_mib": 16})
+    r.wait_for(r"^KTG: balloon (ok|FAIL.*)$", TIMEOUT)
+    out = r.console()
+    m = re.search(r"^KTG: balloon deflated pages=(\d+) target=4096 zeroed=(\d+)$", out, re.M)
+    assert m and m.group(1) == m.group(2) == "4096", out[-2000:]
+    assert "KTG: balloon ok" in out, out[-2000:]

@@ -367,3 +367,57 @@ Test(virtq, restored_state_is_checked_before_use)
 	cr_assert_eq(virtq_restore(&r, &st), 0);
 	cr_assert_eq(virtq_activate(&r, &m.mem, 0), 0);
 }
+
+/* Dirty tracking (gmem.h): which guest pages does the queue say it wrote? */
+static bool page_dirty(const uint64_t *bits, uint64_t gpa)
+{
+	uint64_t p = (gpa - VMOCK_RAM_GPA) / GMEM_DIRTY_PAGE;
+
+	return bits[p / 64] >> (p % 64) & 1;
+}
+
+Test(virtq, marks_every_page_it_writes_dirty)
+{
+	uint64_t rd = vmock_alloc(&m, 4096, 4096), wr = vmock_alloc(&m, 8192, 4096), wr2 = vmock_alloc(&m, 4096, 4096);
+	struct vmock_buf bufs[] = { { rd, 100, false }, { wr + 4000, 200, true } };
+	struct vmock_buf bufs2[] = { { wr2 + 16, 8, true } };
+	uint64_t bits[VMOCK_RAM_SIZE / GMEM_DIRTY_PAGE / 64] = { 0 };
+	struct iovec iov[4];
+	uint16_t head;
+
+	cr_assert_eq(gmem_dirty_enable(&m.mem), 0);
+	vmock_chain_add(&m, 0, bufs, 2, &head);
+	vmock_avail_push(&m, 0, head);
+	cr_assert_eq(gmem_dirty_take(&m.mem, 0, bits), 0); /* the mock driver's own writes */
+	memset(bits, 0, sizeof(bits));
+	cr_assert_eq(virtq_pop(&q, &c), 0);
+	cr_assert_eq(gmem_dirty_take(&m.mem, 0, bits), 0);
+	for (unsigned int i = 0; i < ARRAY_SIZE(bits); i++)
+		cr_assert_eq(bits[i], 0, "popping only reads");
+
+	cr_assert_eq(virtq_chain_to_iovec(&c, &m.mem, VIRTQ_DEV_READ, 0, 100, iov, 4), 1);
+	cr_assert_eq(gmem_dirty_take(&m.mem, 0, bits), 0);
+	cr_assert_not(page_dirty(bits, rd), "a readable buffer is not marked");
+	cr_assert_eq(virtq_chain_to_iovec(&c, &m.mem, VIRTQ_DEV_WRITE, 0, 200, iov, 4), 1);
+	cr_assert_eq(gmem_dirty_take(&m.mem, 0, bits), 0);
+	cr_assert(page_dirty(bits, wr) && page_dirty(bits, wr + 4096), "a writable buffer across two pages");
+	cr_assert_not(page_dirty(bits, q.used_gpa), "nothing pushed yet");
+
+	memset(bits, 0, sizeof(bits));
+	cr_assert_eq(virtq_push(&q, c.head, 200), 0);
+	cr_assert_eq(gmem_dirty_take(&m.mem, 0, bits), 0);
+	cr_assert(page_dirty(bits, q.used_gpa), "the used ring, written through the activation's pointer");
+	cr_assert_not(page_dirty(bits, wr));
+
+	vmock_chain_add(&m, 0, bufs2, 1, &head);
+	vmock_avail_push(&m, 0, head);
+	cr_assert_eq(gmem_dirty_take(&m.mem, 0, bits), 0);
+	memset(bits, 0, sizeof(bits));
+	cr_assert_eq(virtq_pop(&q, &c), 0);
+	cr_assert_eq(virtq_chain_write(&c, &m.mem, 0, "12345678", 8), 0);
+	virtq_notify_enable(&q);
+	cr_assert_eq(gmem_dirty_take(&m.mem, 0, bits), 0);
+	cr_assert(page_dirty(bits, wr2), "virtq_chain_write");
+	cr_assert(page_dirty(bits, q.used_gpa), "the avail_event store (EVENT_IDX)");
+	gmem_dirty_disable(&m.mem);
+}

@@ -32,19 +32,33 @@ void virtq_reset(struct virtq *q)
 }
 
 /* Host address of a whole ring, which must sit in one region with the
- * host-side alignment the atomic accessors need. */
-static int ring_map(const struct gmem *mem, uint64_t gpa, uint64_t len, uint64_t align, uint8_t **host)
+ * host-side alignment the atomic accessors need.  Only the used ring is
+ * written by the device (writable): the others are mapped without marking
+ * them dirty (gmem.h). */
+static int ring_map(const struct gmem *mem, uint64_t gpa, uint64_t len, uint64_t align, bool writable,
+		    uint8_t **host)
 {
-	void *p;
+	const void *p;
+	void *w;
 
 	if (gpa & (align - 1))
 		return -EINVAL;
-	if (gmem_slice(mem, gpa, len, &p))
+	if (writable ? gmem_slice(mem, gpa, len, &w) : gmem_slice_ro(mem, gpa, len, &p))
 		return -EFAULT;
+	if (writable)
+		p = w;
 	if ((uintptr_t)p & (align - 1))
 		return -EINVAL;
-	*host = p;
+	*host = (uint8_t *)p; /* read-only rings are only read: virtq_priv.h */
 	return 0;
+}
+
+/* The used ring is written through the pointer mapped at activation, so each
+ * write marks it dirty again for snapshots (gmem.h); it spans at most two
+ * pages. */
+static void used_ring_mark(const struct virtq *q)
+{
+	gmem_dirty_mark(q->mem, q->used_gpa, VIRTQ_USED_RING_SIZE(q->size));
 }
 
 int virtq_activate(struct virtq *q, const struct gmem *mem, uint64_t features)
@@ -56,11 +70,11 @@ int virtq_activate(struct virtq *q, const struct gmem *mem, uint64_t features)
 	if (!q->ready || !is_pow2(q->size) || q->size > q->max_size ||
 	    (uint16_t)(q->last_avail - q->next_used) > q->size)
 		return -EINVAL;
-	ret = ring_map(mem, q->desc_gpa, VIRTQ_DESC_TABLE_SIZE(q->size), VIRTQ_DESC_ALIGN, &desc);
+	ret = ring_map(mem, q->desc_gpa, VIRTQ_DESC_TABLE_SIZE(q->size), VIRTQ_DESC_ALIGN, false, &desc);
 	if (!ret)
-		ret = ring_map(mem, q->avail_gpa, VIRTQ_AVAIL_RING_SIZE(q->size), VIRTQ_AVAIL_ALIGN, &avail);
+		ret = ring_map(mem, q->avail_gpa, VIRTQ_AVAIL_RING_SIZE(q->size), VIRTQ_AVAIL_ALIGN, false, &avail);
 	if (!ret)
-		ret = ring_map(mem, q->used_gpa, VIRTQ_USED_RING_SIZE(q->size), VIRTQ_USED_ALIGN, &used);
+		ret = ring_map(mem, q->used_gpa, VIRTQ_USED_RING_SIZE(q->size), VIRTQ_USED_ALIGN, true, &used);
 	if (ret)
 		return ret;
 	q->mem = mem;
@@ -97,6 +111,7 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 	memcpy(q->used_host + VIRTQ_USED_OFF_RING(slot), &elem, sizeof(elem));
 	q->next_used++;
 	virtq_used_idx_store(q, q->next_used);
+	used_ring_mark(q);
 	return 0;
 }
 
@@ -121,8 +136,10 @@ bool virtq_notify_enable(struct virtq *q)
 		return false;
 	/* Without EVENT_IDX we never set VIRTQ_USED_F_NO_NOTIFY, so the
 	 * driver always notifies; only the re-check is needed. */
-	if (q->event_idx)
+	if (q->event_idx) {
 		virtq_avail_event_store(q, q->last_avail);
+		used_ring_mark(q);
+	}
 	virtq_mb();
 	return virtq_avail_idx_load(q) != q->last_avail;
 }

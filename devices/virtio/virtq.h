@@ -26,6 +26,10 @@
  * driver runs concurrently on other CPUs; ring indices are read with acquire
  * and published with release semantics, and the notification checks sit
  * behind full barriers, as the spec's memory-ordering rules require.
+ *
+ * Dirty tracking (gmem.h): every guest write the queue makes is marked: the
+ * used ring at each push and each avail_event store, device-writable buffers
+ * when virtq_chain_to_iovec maps them or virtq_chain_write copies into them.
  */
 #ifndef KILN_VIRTQ_H
 #define KILN_VIRTQ_H
@@ -164,7 +168,9 @@ bool virtq_notify_enable(struct virtq *q);
 
 /*
  * An iovec over bytes [offset, offset + len) of the chain's readable or
- * writable buffers, through gmem_slice.  Writes at most iov_max entries and
+ * writable buffers, through gmem_slice (writable: the pages are marked dirty
+ * for snapshots, gmem.h) or gmem_slice_ro (readable: the device must only
+ * read them).  Writes at most iov_max entries and
  * returns their number (0 when len is 0), or -EINVAL when the range is not
  * inside that part of the chain, -ENOSPC when iov_max is too small, -EFAULT
  * if guest memory refuses a slice.  The iovecs point into guest memory,

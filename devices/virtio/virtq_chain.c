@@ -58,17 +58,28 @@ struct iov_ctx {
 	struct iovec *iov;
 	unsigned int max;
 	unsigned int nr;
+	bool writable;
 };
 
+/* Device-writable pieces come from gmem_slice, which marks them dirty for
+ * snapshots (the device writes them later, through the iovec); readable ones
+ * are only read and mark nothing. */
 static int iov_piece(void *opaque, uint64_t gpa, size_t n)
 {
 	struct iov_ctx *x = opaque;
+	const void *ro;
 	void *host;
 
 	if (x->nr >= x->max)
 		return -ENOSPC;
-	if (gmem_slice(x->mem, gpa, n, &host))
-		return -EFAULT;
+	if (x->writable) {
+		if (gmem_slice(x->mem, gpa, n, &host))
+			return -EFAULT;
+	} else {
+		if (gmem_slice_ro(x->mem, gpa, n, &ro))
+			return -EFAULT;
+		host = (void *)ro; /* struct iovec has no const; the device only reads it */
+	}
 	x->iov[x->nr++] = (struct iovec){ .iov_base = host, .iov_len = n };
 	return 0;
 }
@@ -76,7 +87,7 @@ static int iov_piece(void *opaque, uint64_t gpa, size_t n)
 int virtq_chain_to_iovec(const struct virtq_chain *c, const struct gmem *mem, enum virtq_dir dir,
 			 uint64_t offset, uint64_t len, struct iovec *iov, unsigned int iov_max)
 {
-	struct iov_ctx x = { .mem = mem, .iov = iov, .max = iov_max };
+	struct iov_ctx x = { .mem = mem, .iov = iov, .max = iov_max, .writable = dir == VIRTQ_DEV_WRITE };
 	int ret = chain_walk_range(c, dir, offset, len, iov_piece, &x);
 
 	return ret ? ret : (int)x.nr;

@@ -19,16 +19,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "devices/virtio/virtio_abi.h"
 #include "vmm/boot/layout.h"
 #include "vmm/log/log.h"
 
 #define PAGE SNAP_PAGE_SIZE
 /* Full snapshots skip all-zero runs of this size (they stay holes). */
 #define ZERO_CHUNK (64u << 10)
-/* Bound on what one descriptor may mark dirty (a virtio-blk segment is far
- * smaller; a bigger claim is the guest's nonsense, ignored). */
-#define DESC_MARK_MAX (16u << 20)
 
 /* The guest RAM regions in file order, as the vmstate records them. */
 void snapshot_mem_layout(const struct vm *vm, struct snap_memory *m)
@@ -84,74 +80,29 @@ static void snap_dirty_free(struct snap_dirty *d)
 	free(d->bits[1]);
 }
 
-static void snap_dirty_mark(const struct vm *vm, struct snap_dirty *d, uint64_t gpa, uint64_t len)
+/* The gmem region of RAM slot s (the regions are sorted by gpa, the slots
+ * are not necessarily both there): its index, or -1. */
+static int snap_gmem_region(const struct vm *vm, unsigned int s)
 {
-	static const uint64_t gpas[2] = { 0, LAYOUT_MMIO_GAP_END };
-
-	if (!len || len > DESC_MARK_MAX || !gmem_range_ok(&vm->mem, gpa, len))
-		return;
-	for (unsigned int s = 0; s < 2; s++) {
-		uint64_t first, last;
-
-		if (!d->bits[s] || gpa < gpas[s] || gpa - gpas[s] >= vm->ram_size[s])
-			continue;
-		first = (gpa - gpas[s]) / PAGE;
-		last = (gpa - gpas[s] + len - 1) / PAGE;
-		for (uint64_t p = first; p <= last && p < d->pages[s]; p++)
-			d->bits[s][p / 64] |= 1ULL << (p % 64);
-	}
+	for (unsigned int i = 0; i < vm->mem.nr_regions; i++)
+		if (vm->mem.regions[i].host == vm->ram[s])
+			return (int)i;
+	return -1;
 }
 
-/* Pages a device may have written since the last snapshot: KVM logs only the
- * guest's own writes, and the VMM writes used rings and device-writable
- * buffers through its own mapping.  The descriptor tables still name the
- * buffers of the last queue-size requests, which covers what a driver that
- * reuses its descriptors (every one kiln knows) has outstanding. */
-static void snap_dirty_mark_devices(const struct vm *vm, struct snap_dirty *d)
-{
-	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
-		struct vmmio_state *t = malloc(sizeof(*t));
-
-		if (!t)
-			return;
-		vmmio_save(&vm->virtio[i]->transport, t);
-		for (unsigned int q = 0; q < t->nr_queues && q < VIRTIO_MAX_QUEUES; q++) {
-			const struct virtq_state *qs = &t->queues[q];
-
-			if (!qs->ready || !qs->size || qs->size > VIRTQ_MAX_SIZE)
-				continue;
-			snap_dirty_mark(vm, d, qs->used_gpa, 6 + 8ULL * qs->size);
-			snap_dirty_mark(vm, d, qs->avail_gpa, 6 + 2ULL * qs->size); /* avail_event */
-			for (unsigned int k = 0; k < qs->size; k++) {
-				struct virtq_desc desc;
-
-				if (gmem_read(&vm->mem, qs->desc_gpa + 16ULL * k, &desc, sizeof(desc)))
-					break;
-				if (le16toh(desc.flags) & VIRTQ_DESC_F_WRITE)
-					snap_dirty_mark(vm, d, le64toh(desc.addr), le32toh(desc.len));
-				if (!(le16toh(desc.flags) & VIRTQ_DESC_F_INDIRECT))
-					continue;
-				for (uint32_t j = 0; j < le32toh(desc.len) / 16 && j < VIRTQ_MAX_SIZE; j++) {
-					struct virtq_desc in;
-
-					if (gmem_read(&vm->mem, le64toh(desc.addr) + 16ULL * j, &in, sizeof(in)))
-						break;
-					if (le16toh(in.flags) & VIRTQ_DESC_F_WRITE)
-						snap_dirty_mark(vm, d, le64toh(in.addr), le32toh(in.len));
-				}
-			}
-		}
-		free(t);
-	}
-}
-
-/* KVM_GET_DIRTY_LOG for each slot (which also clears KVM's log); with
- * bits == NULL the log is only cleared. */
+/*
+ * The pages written since the last snapshot: KVM_GET_DIRTY_LOG for each slot
+ * (the guest's own writes; the ioctl also clears KVM's log) ORed with gmem's
+ * dirty bitmap (the VMM's and its devices' writes: used rings, receive
+ * buffers, block reads, discarded balloon pages; gmem.h says why none is
+ * missed), which the take clears too.  With d == NULL both are only cleared.
+ */
 static int snap_dirty_fetch(struct vm *vm, struct snap_dirty *d)
 {
 	for (unsigned int s = 0; s < 2; s++) {
 		uint64_t pages = vm->ram_size[s] / PAGE, words = (pages + 63) / 64;
 		struct kvm_dirty_log log = { .slot = s };
+		int region = snap_gmem_region(vm, s);
 		uint64_t *bits;
 
 		if (!vm->ram[s])
@@ -166,6 +117,14 @@ static int snap_dirty_fetch(struct vm *vm, struct snap_dirty *d)
 			free(bits);
 			return ret;
 		}
+		if (region >= 0 && gmem_dirty_enabled(&vm->mem)) {
+			int ret = gmem_dirty_take(&vm->mem, (unsigned int)region, bits);
+
+			if (ret) {
+				free(bits);
+				return ret;
+			}
+		}
 		if (d) {
 			d->bits[s] = bits;
 			d->pages[s] = pages;
@@ -174,6 +133,18 @@ static int snap_dirty_fetch(struct vm *vm, struct snap_dirty *d)
 		}
 	}
 	return 0;
+}
+
+int snapshot_mem_track(struct vm *vm, char err[VM_ERR_MAX])
+{
+	int ret;
+
+	if (!vm->dirty_log || gmem_dirty_enabled(&vm->mem))
+		return 0;
+	ret = gmem_dirty_enable(&vm->mem);
+	if (ret)
+		snprintf(err, VM_ERR_MAX, "dirty page tracking: %s", strerror(-ret));
+	return ret;
 }
 
 /* Whether any page of [p, p + len) of anonymous RAM was ever touched (or is
@@ -260,6 +231,11 @@ int snapshot_mem_write(struct vm *vm, const struct snapshot_create_params *p, ch
 	char tmp[CONFIG_PATH_MAX + 16];
 	int fd, ret;
 
+	/* Without gmem's tracking since the last snapshot (a VM built before
+	 * anything enabled it), the devices' writes are unknown: the Diff then
+	 * holds every page a Full would, which is correct, only larger. */
+	bool exact = gmem_dirty_enabled(&vm->mem);
+
 	if (p->type == SNAPSHOT_DIFF) {
 		ret = snap_dirty_fetch(vm, &d);
 		if (ret) {
@@ -267,7 +243,9 @@ int snapshot_mem_write(struct vm *vm, const struct snapshot_create_params *p, ch
 			snprintf(err, VM_ERR_MAX, "KVM_GET_DIRTY_LOG: %s", strerror(-ret));
 			return ret;
 		}
-		snap_dirty_mark_devices(vm, &d);
+		if (!exact)
+			LOG_WARN("snapshot: device writes were not tracked since the VM was built: the Diff "
+				 "holds every non-zero page");
 	}
 	/* Written beside the target and renamed over it when complete: a VM
 	 * restored from that very file keeps its mapping of the old one, and a
@@ -282,8 +260,8 @@ int snapshot_mem_write(struct vm *vm, const struct snapshot_create_params *p, ch
 	}
 	ret = ftruncate(fd, (off_t)total) ? -errno : 0;
 	if (!ret)
-		ret = p->type == SNAPSHOT_DIFF ? snap_write_diff(vm, fd, &d, &written)
-					       : snap_write_full(vm, fd, &written);
+		ret = p->type == SNAPSHOT_DIFF && exact ? snap_write_diff(vm, fd, &d, &written)
+							: snap_write_full(vm, fd, &written);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
@@ -302,6 +280,10 @@ int snapshot_mem_write(struct vm *vm, const struct snapshot_create_params *p, ch
 		snprintf(err, VM_ERR_MAX, "KVM_GET_DIRTY_LOG: %s", strerror(-ret));
 		return ret;
 	}
+	/* From now on the next Diff knows every write (a no-op once on). */
+	ret = snapshot_mem_track(vm, err);
+	if (ret)
+		return ret;
 	LOG_INFO("snapshot: %s memory file %s: %" PRIu64 " KiB of %" PRIu64 " MiB written",
 		 p->type == SNAPSHOT_DIFF ? "Diff" : "Full", p->mem_file_path, written >> 10, total >> 20);
 	return 0;

@@ -23,6 +23,15 @@ void snapshot_mem_layout(const struct vm *vm, struct snap_memory *m);
 int snapshot_mem_write(struct vm *vm, const struct snapshot_create_params *p, char err[VM_ERR_MAX])
 	__must_check;
 
+/*
+ * Starts gmem's dirty tracking (vmm/mem/gmem.h) when vm logs dirty pages
+ * (track_dirty_pages), so a Diff holds the pages kiln's devices wrote too,
+ * not only the guest's.  Called when a VM is restored and after every
+ * snapshot; vm_build should call it too (else the first Diff after a boot
+ * falls back to every non-zero page).  0 or -ENOMEM with err.
+ */
+int snapshot_mem_track(struct vm *vm, char err[VM_ERR_MAX]) __must_check;
+
 /* The saved layout is the one vm was built with (a crafted file may claim
  * another).  0 or -EINVAL with err. */
 int snapshot_mem_check_layout(const struct vm *vm, const struct snap_memory *saved, char err[VM_ERR_MAX])

@@ -222,6 +222,12 @@ static int vm_build_from(struct vm *vm, const struct vm_config *cfg, const struc
 			 strerror(-ret));
 		return ret;
 	}
+	/* Pages kiln's own devices write are tracked here; KVM's dirty log only
+	 * sees the guest's writes.  Diff snapshots need both. */
+	if (vm->dirty_log && (ret = gmem_dirty_enable(&vm->mem))) {
+		snprintf(err, VM_ERR_MAX, "dirty page tracking: %s", strerror(-ret));
+		return ret;
+	}
 	vm_build_phase(vm, "guest memory registered");
 	ret = legacy_devices_create(vm, err);
 	if (ret)
@@ -391,6 +397,7 @@ void vm_destroy(struct vm *vm)
 	vm->vcpus_created = 0;
 	vm_virtio_reset_all(vm);
 	vm_devices_destroy(vm);
+	gmem_dirty_disable(&vm->mem);
 	vm_drives_destroy(vm);
 	vm_virtio_destroy_all(vm);
 	legacy_devices_destroy(vm);

@@ -35,7 +35,8 @@ static void vmm_snapshot_create(struct vmm *vmm, const struct api_snapshot_creat
 static bool vmm_is_fresh(const struct vmm *vmm)
 {
 	return vmm->state == API_VM_NOT_STARTED && !vmm->vm_built && !vmm->cfg.has_boot_source &&
-	       !vmm->cfg.nr_drives && !vmm->cfg.nr_net;
+	       !vmm->cfg.nr_drives && !vmm->cfg.nr_net && !vmm->cfg.vsock.present && !vmm->cfg.balloon.present &&
+	       !vmm->cfg.entropy.present;
 }
 
 static void vmm_snapshot_load(struct vmm *vmm, const struct api_snapshot_load *l, struct api_result *res)
@@ -55,17 +56,19 @@ static void vmm_snapshot_load(struct vmm *vmm, const struct api_snapshot_load *l
 				"boot-specific resources.");
 		return;
 	}
-	/* The snapshot holds no network or vsock device yet: an override names
-	 * one it does not have. */
-	if (l->nr_net_overrides) {
-		api_result_fail(res, -EINVAL, "Load snapshot error: network_overrides: the snapshot has no "
-				"network interface '%s'", l->net_overrides[0].iface_id);
+	/* The overrides are checked against the snapshot's devices by
+	 * snapshot_load. */
+	if (l->nr_net_overrides > SNAPSHOT_MAX_NET_OVERRIDES) {
+		api_result_fail(res, -EINVAL, "Load snapshot error: network_overrides: %u entries, a VM has at "
+				"most %d network interfaces", l->nr_net_overrides, SNAPSHOT_MAX_NET_OVERRIDES);
 		return;
 	}
-	if (l->has_vsock_override) {
-		api_result_fail(res, -EINVAL, "Load snapshot error: vsock_override: the snapshot has no vsock device");
-		return;
-	}
+	p.nr_net_overrides = l->nr_net_overrides;
+	for (unsigned int i = 0; i < l->nr_net_overrides; i++)
+		p.net_overrides[i] = (struct snapshot_net_override){ l->net_overrides[i].iface_id,
+								     l->net_overrides[i].host_dev_name };
+	if (l->has_vsock_override)
+		p.vsock_uds_path = l->vsock_uds_path;
 	vm_config_free(&vmm->cfg);
 	vm_config_init(&vmm->cfg);
 	r = snapshot_load(&vmm->vm, &vmm->cfg, &vmm->vm_opt, &p, err);
@@ -87,6 +90,7 @@ static void vmm_snapshot_load(struct vmm *vmm, const struct api_snapshot_load *l
 	if (!r)
 		r = vmm_loop_add_vm(vmm, err);
 	if (r) {
+		gmem_dirty_disable(&vmm->vm.mem); /* vm_destroy does not know of it */
 		vm_destroy(&vmm->vm);
 		vmm->vm_built = false;
 		console_restore();

@@ -5,6 +5,7 @@
 #include "vmm/snapshot/snap_priv.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,7 @@ static int dec_vcpu(struct snap_rd *r, struct snap_state *st, char *what, size_t
 		return -EINVAL;
 	}
 	v = &st->vcpus[st->nr_vcpus++];
+	memset(v, 0, sizeof(*v));
 	v->id = snap_rd_u32(r);
 	v->flags = snap_rd_u32(r);
 	v->tsc_khz = snap_rd_u32(r);
@@ -151,23 +153,14 @@ static void dec_rl_bucket(struct snap_rd *r, struct rl_bucket_state *b)
 	b->last_refill_ns = snap_rd_u64(r);
 }
 
-static int dec_blk(struct snap_rd *r, struct snap_state *st, char *what, size_t wsize)
+static void dec_rl_limiter(struct snap_rd *r, struct ratelimit_config *c)
 {
-	struct snap_virtio *d;
-	struct snap_blk *b;
-	int ret;
+	dec_rl_config(r, &c->bandwidth);
+	dec_rl_config(r, &c->ops);
+}
 
-	if (st->nr_devices >= SNAP_MAX_DEVICES) {
-		snprintf(what, wsize, "more than %d device sections", SNAP_MAX_DEVICES);
-		return -EINVAL;
-	}
-	d = &st->devices[st->nr_devices++];
-	b = &d->u.blk;
-	d->type = SNAP_SEC_VIRTIO_BLK;
-	d->slot = snap_rd_u32(r);
-	ret = dec_transport(r, &d->transport, what, wsize);
-	if (ret)
-		return ret;
+static int dec_blk(struct snap_rd *r, struct snap_blk *b, char *what, size_t wsize)
+{
 	if (snap_rd_str(r, b->drive_id, sizeof(b->drive_id)) ||
 	    snap_rd_str(r, b->path_on_host, sizeof(b->path_on_host)) ||
 	    snap_rd_str(r, b->partuuid, sizeof(b->partuuid))) {
@@ -178,8 +171,7 @@ static int dec_blk(struct snap_rd *r, struct snap_state *st, char *what, size_t 
 	b->is_read_only = snap_rd_u8(r);
 	b->cache_type = snap_rd_u32(r);
 	b->io_engine = snap_rd_u32(r);
-	dec_rl_config(r, &b->rate_limiter.bandwidth);
-	dec_rl_config(r, &b->rate_limiter.ops);
+	dec_rl_limiter(r, &b->rate_limiter);
 	b->dev.capacity = snap_rd_u64(r);
 	b->dev.features = snap_rd_u64(r);
 	snap_rd_bytes(r, b->dev.id, sizeof(b->dev.id));
@@ -187,6 +179,166 @@ static int dec_blk(struct snap_rd *r, struct snap_state *st, char *what, size_t 
 	dec_rl_bucket(r, &b->dev.rl_bw);
 	dec_rl_bucket(r, &b->dev.rl_ops);
 	return 0;
+}
+
+/* A bool stored as a byte: anything but 0 and 1 is refused by the checks,
+ * so it is kept as read (into a uint8_t) rather than folded to true. */
+static int dec_net(struct snap_rd *r, struct snap_net *n, char *what, size_t wsize)
+{
+	struct net_state *d = &n->dev;
+	uint8_t has_mac;
+
+	if (snap_rd_str(r, n->cfg.iface_id, sizeof(n->cfg.iface_id)) ||
+	    snap_rd_str(r, n->cfg.host_dev_name, sizeof(n->cfg.host_dev_name))) {
+		snprintf(what, wsize, "iface_id or host_dev_name too long, truncated or holding a NUL");
+		return -EINVAL;
+	}
+	has_mac = snap_rd_u8(r);
+	if (has_mac > 1) {
+		snprintf(what, wsize, "has_guest_mac %u", has_mac);
+		return -EINVAL;
+	}
+	n->cfg.has_guest_mac = has_mac;
+	snap_rd_bytes(r, n->cfg.guest_mac, sizeof(n->cfg.guest_mac));
+	n->cfg.mtu = snap_rd_u32(r);
+	dec_rl_limiter(r, &n->cfg.rx_rate_limiter);
+	dec_rl_limiter(r, &n->cfg.tx_rate_limiter);
+
+	d->magic = snap_rd_u32(r);
+	d->mtu = snap_rd_u16(r);
+	d->has_mac = snap_rd_u8(r);
+	snap_rd_bytes(r, d->mac, sizeof(d->mac));
+	d->rx_have = snap_rd_u8(r);
+	d->rx_charged = snap_rd_u8(r);
+	d->tx_pending = snap_rd_u8(r);
+	d->tx_charged = snap_rd_u8(r);
+	d->acked_features = snap_rd_u64(r);
+	d->offload_flags = snap_rd_u32(r);
+	d->rx_len = snap_rd_u32(r);
+	d->rx_done = snap_rd_u32(r);
+	d->rx_nheld = snap_rd_u16(r);
+	d->tx_head = snap_rd_u16(r);
+	d->tx_len = snap_rd_u32(r);
+	d->rx_nb_gpa[0] = snap_rd_u64(r);
+	d->rx_nb_gpa[1] = snap_rd_u64(r);
+	/* Caps before loops and copies. */
+	if (d->rx_nheld > VIRTQ_MAX_SIZE || d->rx_len > NET_BUF_MAX || d->tx_len > NET_BUF_MAX) {
+		snprintf(what, wsize, "%u held receive chains (at most %d), frames of %u and %u bytes (at most %d)",
+			 d->rx_nheld, VIRTQ_MAX_SIZE, d->rx_len, d->tx_len, NET_BUF_MAX);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < d->rx_nheld; i++) {
+		d->rx_held[i].head = snap_rd_u16(r);
+		d->rx_held[i].len = snap_rd_u32(r);
+	}
+	dec_rl_bucket(r, &d->rx_bw);
+	dec_rl_bucket(r, &d->rx_ops);
+	dec_rl_bucket(r, &d->tx_bw);
+	dec_rl_bucket(r, &d->tx_ops);
+	snap_rd_bytes(r, d->rx_frame, d->rx_len);
+	snap_rd_bytes(r, d->tx_frame, d->tx_len);
+	return 0;
+}
+
+static int dec_vsock(struct snap_rd *r, struct snap_vsock *v, char *what, size_t wsize)
+{
+	if (snap_rd_str(r, v->cfg.vsock_id, sizeof(v->cfg.vsock_id))) {
+		snprintf(what, wsize, "vsock_id too long, truncated or holding a NUL");
+		return -EINVAL;
+	}
+	v->cfg.guest_cid = snap_rd_u32(r);
+	if (snap_rd_str(r, v->cfg.uds_path, sizeof(v->cfg.uds_path))) {
+		snprintf(what, wsize, "uds_path too long, truncated or holding a NUL");
+		return -EINVAL;
+	}
+	v->cfg.present = true;
+	v->dev.guest_cid = snap_rd_u64(r);
+	v->dev.reset_pending = snap_rd_u8(r);
+	return 0;
+}
+
+static int dec_balloon(struct snap_rd *r, struct snap_balloon *b, char *what, size_t wsize)
+{
+	uint8_t deflate, reporting;
+
+	b->cfg.present = true;
+	b->cfg.amount_mib = snap_rd_u64(r);
+	deflate = snap_rd_u8(r);
+	b->cfg.stats_polling_interval_s = snap_rd_u64(r);
+	reporting = snap_rd_u8(r);
+	if (deflate > 1 || reporting > 1) {
+		snprintf(what, wsize, "deflate_on_oom %u or free_page_reporting %u is not a bool", deflate, reporting);
+		return -EINVAL;
+	}
+	b->cfg.deflate_on_oom = deflate;
+	b->cfg.free_page_reporting = reporting;
+	b->dev.target_pages = snap_rd_u32(r);
+	b->dev.actual_pages = snap_rd_u32(r);
+	b->dev.stats_interval_s = snap_rd_u32(r);
+	b->dev.deflate_on_oom = snap_rd_u8(r);
+	b->dev.stats_enabled = snap_rd_u8(r);
+	b->dev.reporting = snap_rd_u8(r);
+	b->dev.stats_held = snap_rd_u8(r);
+	b->dev.stats_head = snap_rd_u16(r);
+	b->dev.stats_present = snap_rd_u32(r);
+	for (unsigned int i = 0; i < VIRTIO_BALLOON_S_NR; i++)
+		b->dev.stats[i] = snap_rd_u64(r);
+	return 0;
+}
+
+static int dec_rng(struct snap_rd *r, struct snap_rng *g)
+{
+	g->cfg.present = true;
+	dec_rl_limiter(r, &g->cfg.rate_limiter);
+	dec_rl_bucket(r, &g->dev.bw);
+	dec_rl_bucket(r, &g->dev.ops);
+	return 0;
+}
+
+/* Bytes of snap_virtio's union that device kind type uses. */
+static size_t snap_device_size(unsigned int type)
+{
+	const struct snap_virtio *d = NULL;
+
+	switch (type) {
+	case SNAP_SEC_VIRTIO_BLK: return sizeof(d->u.blk);
+	case SNAP_SEC_VIRTIO_NET: return sizeof(d->u.net);
+	case SNAP_SEC_VIRTIO_VSOCK: return sizeof(d->u.vsock);
+	case SNAP_SEC_VIRTIO_BALLOON: return sizeof(d->u.balloon);
+	default: return sizeof(d->u.rng);
+	}
+}
+
+/* A device section of kind type: slot, transport, then the kind's body. */
+static int dec_device(unsigned int type, struct snap_rd *r, struct snap_state *st, char *what, size_t wsize)
+{
+	struct snap_virtio *d;
+	int ret;
+
+	if (st->nr_devices >= SNAP_MAX_DEVICES) {
+		snprintf(what, wsize, "more than %d device sections", SNAP_MAX_DEVICES);
+		return -EINVAL;
+	}
+	d = &st->devices[st->nr_devices++];
+	/* Only the part of the union this kind uses: a net device's is large. */
+	memset(d, 0, offsetof(struct snap_virtio, u) + snap_device_size(type));
+	d->type = (uint16_t)type;
+	d->slot = snap_rd_u32(r);
+	ret = dec_transport(r, &d->transport, what, wsize);
+	if (ret)
+		return ret;
+	switch (type) {
+	case SNAP_SEC_VIRTIO_BLK:
+		return dec_blk(r, &d->u.blk, what, wsize);
+	case SNAP_SEC_VIRTIO_NET:
+		return dec_net(r, &d->u.net, what, wsize);
+	case SNAP_SEC_VIRTIO_VSOCK:
+		return dec_vsock(r, &d->u.vsock, what, wsize);
+	case SNAP_SEC_VIRTIO_BALLOON:
+		return dec_balloon(r, &d->u.balloon, what, wsize);
+	default:
+		return dec_rng(r, &d->u.rng);
+	}
 }
 
 static int dec_section(unsigned int type, struct snap_rd *r, struct snap_state *st, char *what,
@@ -214,11 +366,30 @@ static int dec_section(unsigned int type, struct snap_rd *r, struct snap_state *
 		st->boot_timer.writes = snap_rd_u64(r);
 		return 0;
 	case SNAP_SEC_VIRTIO_BLK:
-		return dec_blk(r, st, what, wsize);
+	case SNAP_SEC_VIRTIO_NET:
+	case SNAP_SEC_VIRTIO_VSOCK:
+	case SNAP_SEC_VIRTIO_BALLOON:
+	case SNAP_SEC_VIRTIO_RNG:
+		return dec_device(type, r, st, what, wsize);
 	default:
 		snprintf(what, wsize, "unknown section type (a newer kiln's device?)");
 		return -EINVAL;
 	}
+}
+
+/* Empties st without touching its large arrays (snap_state.h): the decoders
+ * clear each entry they fill. */
+static void snap_state_reset(struct snap_state *st)
+{
+	memset(&st->machine, 0, sizeof(st->machine));
+	memset(&st->memory, 0, sizeof(st->memory));
+	st->nr_vcpus = 0;
+	memset(&st->vm, 0, sizeof(st->vm));
+	memset(&st->serial, 0, sizeof(st->serial));
+	memset(&st->i8042, 0, sizeof(st->i8042));
+	st->has_boot_timer = false;
+	memset(&st->boot_timer, 0, sizeof(st->boot_timer));
+	st->nr_devices = 0;
 }
 
 uint32_t snap_peek_version(const uint8_t *data, size_t len)
@@ -277,7 +448,7 @@ int snap_decode(const uint8_t *data, size_t len, struct snap_state *st, char err
 	uint32_t nr_sections = 0, seen = 0, n = 0;
 	int ret;
 
-	memset(st, 0, sizeof(*st));
+	snap_state_reset(st);
 	ret = dec_header(data, len, &nr_sections, err);
 	if (ret)
 		return ret;

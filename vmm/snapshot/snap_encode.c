@@ -149,29 +149,130 @@ static void enc_rl_bucket(struct snap_wr *w, const struct rl_bucket_state *b)
 	snap_wr_u64(w, b->last_refill_ns);
 }
 
+static void enc_rl_limiter(struct snap_wr *w, const struct ratelimit_config *c)
+{
+	enc_rl_config(w, &c->bandwidth);
+	enc_rl_config(w, &c->ops);
+}
+
+static void enc_blk(struct snap_wr *w, const struct snap_blk *b)
+{
+	snap_wr_str(w, b->drive_id, sizeof(b->drive_id) - 1);
+	snap_wr_str(w, b->path_on_host, sizeof(b->path_on_host) - 1);
+	snap_wr_str(w, b->partuuid, sizeof(b->partuuid) - 1);
+	snap_wr_u8(w, b->is_root_device);
+	snap_wr_u8(w, b->is_read_only);
+	snap_wr_u32(w, b->cache_type);
+	snap_wr_u32(w, b->io_engine);
+	enc_rl_limiter(w, &b->rate_limiter);
+	snap_wr_u64(w, b->dev.capacity);
+	snap_wr_u64(w, b->dev.features);
+	snap_wr_bytes(w, b->dev.id, sizeof(b->dev.id));
+	snap_wr_u8(w, b->dev.broken);
+	enc_rl_bucket(w, &b->dev.rl_bw);
+	enc_rl_bucket(w, &b->dev.rl_ops);
+}
+
+static void enc_net(struct snap_wr *w, const struct snap_net *n)
+{
+	const struct net_state *d = &n->dev;
+
+	snap_wr_str(w, n->cfg.iface_id, sizeof(n->cfg.iface_id) - 1);
+	snap_wr_str(w, n->cfg.host_dev_name, sizeof(n->cfg.host_dev_name) - 1);
+	snap_wr_u8(w, n->cfg.has_guest_mac);
+	snap_wr_bytes(w, n->cfg.guest_mac, sizeof(n->cfg.guest_mac));
+	snap_wr_u32(w, n->cfg.mtu);
+	enc_rl_limiter(w, &n->cfg.rx_rate_limiter);
+	enc_rl_limiter(w, &n->cfg.tx_rate_limiter);
+
+	snap_wr_u32(w, d->magic);
+	snap_wr_u16(w, d->mtu);
+	snap_wr_u8(w, d->has_mac);
+	snap_wr_bytes(w, d->mac, sizeof(d->mac));
+	snap_wr_u8(w, d->rx_have);
+	snap_wr_u8(w, d->rx_charged);
+	snap_wr_u8(w, d->tx_pending);
+	snap_wr_u8(w, d->tx_charged);
+	snap_wr_u64(w, d->acked_features);
+	snap_wr_u32(w, d->offload_flags);
+	snap_wr_u32(w, d->rx_len);
+	snap_wr_u32(w, d->rx_done);
+	snap_wr_u16(w, d->rx_nheld);
+	snap_wr_u16(w, d->tx_head);
+	snap_wr_u32(w, d->tx_len);
+	snap_wr_u64(w, d->rx_nb_gpa[0]);
+	snap_wr_u64(w, d->rx_nb_gpa[1]);
+	/* snap_state_check bounded the counts and lengths. */
+	for (uint32_t i = 0; i < d->rx_nheld; i++) {
+		snap_wr_u16(w, d->rx_held[i].head);
+		snap_wr_u32(w, d->rx_held[i].len);
+	}
+	enc_rl_bucket(w, &d->rx_bw);
+	enc_rl_bucket(w, &d->rx_ops);
+	enc_rl_bucket(w, &d->tx_bw);
+	enc_rl_bucket(w, &d->tx_ops);
+	snap_wr_bytes(w, d->rx_frame, d->rx_len);
+	snap_wr_bytes(w, d->tx_frame, d->tx_len);
+}
+
+static void enc_vsock(struct snap_wr *w, const struct snap_vsock *v)
+{
+	snap_wr_str(w, v->cfg.vsock_id, sizeof(v->cfg.vsock_id) - 1);
+	snap_wr_u32(w, v->cfg.guest_cid);
+	snap_wr_str(w, v->cfg.uds_path, sizeof(v->cfg.uds_path) - 1);
+	snap_wr_u64(w, v->dev.guest_cid);
+	snap_wr_u8(w, v->dev.reset_pending);
+}
+
+static void enc_balloon(struct snap_wr *w, const struct snap_balloon *b)
+{
+	snap_wr_u64(w, b->cfg.amount_mib);
+	snap_wr_u8(w, b->cfg.deflate_on_oom);
+	snap_wr_u64(w, b->cfg.stats_polling_interval_s);
+	snap_wr_u8(w, b->cfg.free_page_reporting);
+	snap_wr_u32(w, b->dev.target_pages);
+	snap_wr_u32(w, b->dev.actual_pages);
+	snap_wr_u32(w, b->dev.stats_interval_s);
+	snap_wr_u8(w, b->dev.deflate_on_oom);
+	snap_wr_u8(w, b->dev.stats_enabled);
+	snap_wr_u8(w, b->dev.reporting);
+	snap_wr_u8(w, b->dev.stats_held);
+	snap_wr_u16(w, b->dev.stats_head);
+	snap_wr_u32(w, b->dev.stats_present);
+	for (unsigned int i = 0; i < VIRTIO_BALLOON_S_NR; i++)
+		snap_wr_u64(w, b->dev.stats[i]);
+}
+
+static void enc_rng(struct snap_wr *w, const struct snap_rng *r)
+{
+	enc_rl_limiter(w, &r->cfg.rate_limiter);
+	enc_rl_bucket(w, &r->dev.bw);
+	enc_rl_bucket(w, &r->dev.ops);
+}
+
 static void enc_device(struct snap_enc *e, const struct snap_virtio *d)
 {
-	const struct snap_blk *b = &d->u.blk;
-
 	enc_begin(e, d->type);
 	snap_wr_u32(&e->w, d->slot);
 	enc_transport(&e->w, &d->transport);
 	/* snap_state_check allowed only known kinds. */
-	snap_wr_str(&e->w, b->drive_id, sizeof(b->drive_id) - 1);
-	snap_wr_str(&e->w, b->path_on_host, sizeof(b->path_on_host) - 1);
-	snap_wr_str(&e->w, b->partuuid, sizeof(b->partuuid) - 1);
-	snap_wr_u8(&e->w, b->is_root_device);
-	snap_wr_u8(&e->w, b->is_read_only);
-	snap_wr_u32(&e->w, b->cache_type);
-	snap_wr_u32(&e->w, b->io_engine);
-	enc_rl_config(&e->w, &b->rate_limiter.bandwidth);
-	enc_rl_config(&e->w, &b->rate_limiter.ops);
-	snap_wr_u64(&e->w, b->dev.capacity);
-	snap_wr_u64(&e->w, b->dev.features);
-	snap_wr_bytes(&e->w, b->dev.id, sizeof(b->dev.id));
-	snap_wr_u8(&e->w, b->dev.broken);
-	enc_rl_bucket(&e->w, &b->dev.rl_bw);
-	enc_rl_bucket(&e->w, &b->dev.rl_ops);
+	switch (d->type) {
+	case SNAP_SEC_VIRTIO_BLK:
+		enc_blk(&e->w, &d->u.blk);
+		break;
+	case SNAP_SEC_VIRTIO_NET:
+		enc_net(&e->w, &d->u.net);
+		break;
+	case SNAP_SEC_VIRTIO_VSOCK:
+		enc_vsock(&e->w, &d->u.vsock);
+		break;
+	case SNAP_SEC_VIRTIO_BALLOON:
+		enc_balloon(&e->w, &d->u.balloon);
+		break;
+	case SNAP_SEC_VIRTIO_RNG:
+		enc_rng(&e->w, &d->u.rng);
+		break;
+	}
 	enc_end(e);
 }
 

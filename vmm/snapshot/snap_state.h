@@ -18,19 +18,23 @@
  * payload, at most SNAP_FILE_MAX) and the CRC come before any section is
  * decoded; each section body is decoded by a bounded reader (snap_wire.h) and
  * must be consumed exactly.  Kinds of device are section types, each with its
- * own version, so a new device (net, vsock, balloon, rng) is a new type and
- * an older kiln refuses it by name rather than misreading it.
+ * own version, so a new kind of device is a new type and an older kiln
+ * refuses it by name rather than misreading it.
  *
  * Decoding checks that the state is self-consistent (counts within their
  * caps, one section of each singleton kind, one vCPU section per configured
  * vCPU with distinct ids, memory regions that tile mem_size_mib, distinct
- * virtio slots, strings that fit and hold no NUL).  What only the device or
+ * virtio slots, strings that fit and hold no NUL, at most one vsock, balloon
+ * and rng, a device's config agreeing with its state (MAC, MTU, CID, balloon
+ * settings and target), flags that are 0 or 1, frame lengths and held-chain
+ * counts within their buffers).  What only the device or
  * KVM can judge (UART registers, queue addresses against guest memory,
  * register values) is judged again where it is applied: serial8250_restore,
  * vmmio_restore, KVM.
  *
- * This library makes no system call but reading a file; it is what the fuzz
- * target fuzz_snapshot links.
+ * This library makes no system call but reading and writing a file and
+ * mapping the state's memory; it is what the fuzz target fuzz_snapshot
+ * links.
  */
 #ifndef KILN_SNAP_STATE_H
 #define KILN_SNAP_STATE_H
@@ -41,11 +45,15 @@
 #include <stdio.h>
 #include <linux/kvm.h>
 
+#include "devices/balloon/balloon.h"
 #include "devices/block/blk.h"
 #include "devices/legacy/boot_timer.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial8250.h"
+#include "devices/net/net.h"
+#include "devices/rng/rng.h"
 #include "devices/virtio/virtio_mmio.h"
+#include "devices/vsock/vsock.h"
 #include "vmm/compiler.h"
 #include "vmm/config/vm_config.h"
 
@@ -75,7 +83,10 @@ enum snap_section {
 	SNAP_SEC_BOOT_TIMER = 7, /* only when the VM has one */
 	/* Devices: one section per virtio-mmio slot. */
 	SNAP_SEC_VIRTIO_BLK = 16,
-	/* Reserved for the devices being written: net 17, vsock 18, balloon 19, rng 20. */
+	SNAP_SEC_VIRTIO_NET = 17,
+	SNAP_SEC_VIRTIO_VSOCK = 18,
+	SNAP_SEC_VIRTIO_BALLOON = 19,
+	SNAP_SEC_VIRTIO_RNG = 20,
 };
 
 /* Each section type's current version. */
@@ -152,15 +163,53 @@ struct snap_blk {
 	struct blk_state dev;
 };
 
+/*
+ * A virtio-net device: the interface as configured (to rebuild it: the TAP
+ * name, which network_overrides may replace on load, the MAC, MTU and the
+ * rate limiters in force when it was saved) and net_save's state (a frame
+ * read from the TAP and not yet delivered, a frame held back for sending,
+ * the limiters' buckets; net_restore judges it).  Only the rx_len / tx_len
+ * bytes of the frames and rx_nheld held chains are stored.
+ */
+struct snap_net {
+	struct net_iface_config cfg;
+	struct net_state dev;
+};
+
+/* vsock: the config (uds_path may be replaced on load by vsock_override);
+ * the device state is its CID and a pending transport reset. */
+struct snap_vsock {
+	struct vsock_config cfg;
+	struct vsock_state dev;
+};
+
+/* balloon: the config to rebuild it with (amount_mib: the target when
+ * saved; the statistics interval in force then) and balloon_save's state. */
+struct snap_balloon {
+	struct balloon_config cfg;
+	struct balloon_state dev;
+};
+
+/* rng ("entropy"): the rate limiter config and its buckets. */
+struct snap_rng {
+	struct entropy_config cfg;
+	struct rng_state dev;
+};
+
 struct snap_virtio {
 	uint16_t type;       /* enum snap_section of the device kind */
 	uint32_t slot;       /* virtio-mmio slot (address and IRQ follow from it) */
 	struct vmmio_state transport;
 	union {
 		struct snap_blk blk;
+		struct snap_net net;
+		struct snap_vsock vsock;
+		struct snap_balloon balloon;
+		struct snap_rng rng;
 	} u;
 };
 
+/* A field added here is also cleared in snap_decode.c's snap_state_reset. */
 struct snap_state {
 	struct snap_machine machine;
 	struct snap_memory memory;
@@ -175,7 +224,8 @@ struct snap_state {
 	struct snap_virtio devices[SNAP_MAX_DEVICES];
 };
 
-/* A zeroed state on the heap (it is large: about 1 MiB with 32 vCPUs). */
+/* A zeroed state (anonymous memory: it is a few MiB of address space, of
+ * which only what is used gets touched); NULL when out of memory. */
 struct snap_state *snap_state_new(void);
 void snap_state_free(struct snap_state *st);
 
@@ -191,7 +241,10 @@ int snap_encode(const struct snap_state *st, uint8_t **out, size_t *len, char er
  * Decodes a file image (untrusted) into *st.  0, or -EINVAL with err naming
  * what is wrong: "bad magic", "format version 2 (this kiln reads 1)",
  * "truncated: ...", "CRC mismatch ...", "section 3 (vcpu) at offset 1234: ...".
- * *st is overwritten either way.
+ * *st is overwritten either way; array entries past their counts (nr_vcpus,
+ * nr_devices) are left as they were, unread: only what the file holds is
+ * touched, since a zeroed state is megabytes (a net device holds two 64 KiB
+ * frames) and the restore path is measured in milliseconds.
  */
 int snap_decode(const uint8_t *data, size_t len, struct snap_state *st, char err[SNAP_ERR_MAX])
 	__must_check;

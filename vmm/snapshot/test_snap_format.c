@@ -433,3 +433,300 @@ Test(file, write_read_and_refuse_non_files)
 	snap_state_free(st);
 	snap_state_free(back);
 }
+
+/* ---- net, vsock, balloon, rng sections -------------------------------------- */
+
+/* sample() with one drive, then a net, vsock, balloon and rng device. */
+static struct snap_state *sample_all_devices(void)
+{
+	struct snap_state *st = sample(1, 1);
+	struct snap_virtio *d;
+
+	d = &st->devices[st->nr_devices];
+	memset(d, 0, sizeof(*d));
+	d->type = SNAP_SEC_VIRTIO_NET;
+	d->slot = st->nr_devices++;
+	d->transport.status = 0xf;
+	d->transport.nr_queues = 2;
+	d->transport.queues[1] = (struct virtq_state){ .size = 256, .ready = 1, .desc_gpa = 0x20000,
+						       .avail_gpa = 0x21000, .used_gpa = 0x22000 };
+	strcpy(d->u.net.cfg.iface_id, "eth0");
+	strcpy(d->u.net.cfg.host_dev_name, "tap0");
+	d->u.net.cfg.has_guest_mac = true;
+	memcpy(d->u.net.cfg.guest_mac, "\x06\x00\xac\x10\x00\x02", 6);
+	d->u.net.cfg.mtu = 1500;
+	d->u.net.cfg.tx_rate_limiter.bandwidth = (struct rl_bucket_config){ .size = 1 << 20, .refill_time_ms = 100 };
+	d->u.net.dev.magic = NET_STATE_MAGIC;
+	d->u.net.dev.mtu = 1500;
+	d->u.net.dev.has_mac = 1;
+	memcpy(d->u.net.dev.mac, d->u.net.cfg.guest_mac, 6);
+	d->u.net.dev.acked_features = 1ULL << 32;
+	d->u.net.dev.rx_have = 1;
+	d->u.net.dev.rx_len = 1000;
+	d->u.net.dev.rx_done = 300;
+	d->u.net.dev.rx_nheld = 2;
+	d->u.net.dev.rx_held[0] = (struct net_rx_held){ .head = 4, .len = 100 };
+	d->u.net.dev.rx_held[1] = (struct net_rx_held){ .head = 9, .len = 200 };
+	d->u.net.dev.rx_nb_gpa[0] = 0x30000;
+	for (unsigned int i = 0; i < 1000; i++)
+		d->u.net.dev.rx_frame[i] = (uint8_t)(i * 13);
+	d->u.net.dev.tx_pending = 1;
+	d->u.net.dev.tx_head = 17;
+	d->u.net.dev.tx_len = 64;
+	d->u.net.dev.tx_frame[63] = 0xee;
+	d->u.net.dev.tx_bw = (struct rl_bucket_state){ .cfg = d->u.net.cfg.tx_rate_limiter.bandwidth, .budget = 5000 };
+
+	d = &st->devices[st->nr_devices];
+	memset(d, 0, sizeof(*d));
+	d->type = SNAP_SEC_VIRTIO_VSOCK;
+	d->slot = st->nr_devices++;
+	d->transport.nr_queues = 3;
+	d->u.vsock.cfg = (struct vsock_config){ .present = true, .vsock_id = "vsock0", .guest_cid = 3 };
+	strcpy(d->u.vsock.cfg.uds_path, "/run/v.sock");
+	d->u.vsock.dev = (struct vsock_state){ .guest_cid = 3, .reset_pending = 1 };
+
+	d = &st->devices[st->nr_devices];
+	memset(d, 0, sizeof(*d));
+	d->type = SNAP_SEC_VIRTIO_BALLOON;
+	d->slot = st->nr_devices++;
+	d->transport.nr_queues = 3;
+	d->u.balloon.cfg = (struct balloon_config){ .present = true, .amount_mib = 64, .deflate_on_oom = true,
+						    .stats_polling_interval_s = 2 };
+	d->u.balloon.dev = (struct balloon_state){ .target_pages = 64 * 256, .actual_pages = 1000,
+						   .stats_interval_s = 2, .deflate_on_oom = 1, .stats_enabled = 1,
+						   .stats_held = 1, .stats_head = 3, .stats_present = 0x5 };
+	d->u.balloon.dev.stats[2] = 77;
+
+	d = &st->devices[st->nr_devices];
+	memset(d, 0, sizeof(*d));
+	d->type = SNAP_SEC_VIRTIO_RNG;
+	d->slot = st->nr_devices++;
+	d->transport.nr_queues = 1;
+	d->u.rng.cfg = (struct entropy_config){ .present = true };
+	d->u.rng.cfg.rate_limiter.ops = (struct rl_bucket_config){ .size = 10, .one_time_burst = 5, .refill_time_ms = 10 };
+	d->u.rng.dev.ops = (struct rl_bucket_state){ .cfg = d->u.rng.cfg.rate_limiter.ops, .budget = 3, .burst_left = 2 };
+	return st;
+}
+
+Test(devices, round_trip_of_every_kind)
+{
+	struct snap_state *st = sample_all_devices(), *back = snap_state_new();
+	const struct snap_virtio *d;
+	uint8_t *img, *img2;
+	size_t len, len2;
+	char err[SNAP_ERR_MAX] = "", *desc = NULL;
+	size_t desc_len = 0;
+	FILE *f;
+
+	encode(st, &img, &len);
+	/* Only the used parts of the frames go into the file. */
+	cr_assert_lt(len, 16 * 1024, "%zu bytes", len);
+	cr_assert_eq(snap_decode(img, len, back, err), 0, "%s", err);
+	cr_assert_eq(back->nr_devices, 5);
+	d = &back->devices[1];
+	cr_assert_eq(d->type, SNAP_SEC_VIRTIO_NET);
+	cr_assert_str_eq(d->u.net.cfg.iface_id, "eth0");
+	cr_assert_str_eq(d->u.net.cfg.host_dev_name, "tap0");
+	cr_assert(d->u.net.cfg.has_guest_mac);
+	cr_assert_eq(memcmp(d->u.net.cfg.guest_mac, "\x06\x00\xac\x10\x00\x02", 6), 0);
+	cr_assert_eq(d->u.net.cfg.mtu, 1500);
+	cr_assert_eq(d->u.net.cfg.tx_rate_limiter.bandwidth.size, 1 << 20);
+	cr_assert_eq(d->u.net.dev.rx_held[1].head, 9);
+	cr_assert_eq(d->u.net.dev.rx_held[1].len, 200);
+	cr_assert_eq(d->u.net.dev.rx_frame[999], (uint8_t)(999 * 13));
+	cr_assert_eq(d->u.net.dev.tx_frame[63], 0xee);
+	cr_assert_eq(d->u.net.dev.tx_head, 17);
+	cr_assert_eq(d->u.net.dev.tx_bw.budget, 5000);
+	cr_assert_eq(d->u.net.dev.acked_features, 1ULL << 32);
+	cr_assert_eq(d->transport.queues[1].used_gpa, 0x22000);
+	d = &back->devices[2];
+	cr_assert_eq(d->type, SNAP_SEC_VIRTIO_VSOCK);
+	cr_assert_str_eq(d->u.vsock.cfg.uds_path, "/run/v.sock");
+	cr_assert_str_eq(d->u.vsock.cfg.vsock_id, "vsock0");
+	cr_assert_eq(d->u.vsock.dev.reset_pending, 1);
+	d = &back->devices[3];
+	cr_assert_eq(d->type, SNAP_SEC_VIRTIO_BALLOON);
+	cr_assert_eq(d->u.balloon.cfg.amount_mib, 64);
+	cr_assert_eq(d->u.balloon.dev.target_pages, 64 * 256);
+	cr_assert_eq(d->u.balloon.dev.actual_pages, 1000);
+	cr_assert_eq(d->u.balloon.dev.stats_head, 3);
+	cr_assert_eq(d->u.balloon.dev.stats[2], 77);
+	d = &back->devices[4];
+	cr_assert_eq(d->type, SNAP_SEC_VIRTIO_RNG);
+	cr_assert_eq(d->u.rng.dev.ops.burst_left, 2);
+	cr_assert_eq(d->u.rng.cfg.rate_limiter.ops.one_time_burst, 5);
+	encode(back, &img2, &len2);
+	cr_assert_eq(len2, len);
+	cr_assert_eq(memcmp(img, img2, len), 0, "a stable round trip");
+	f = open_memstream(&desc, &desc_len);
+	snap_describe(back, f);
+	fclose(f);
+	cr_assert(strstr(desc, "interface eth0 on TAP tap0"), "%s", desc);
+	cr_assert(strstr(desc, "guest CID 3, host socket /run/v.sock"), "%s", desc);
+	cr_assert(strstr(desc, "target 16384 pages"), "%s", desc);
+	cr_assert(strstr(desc, "virtio-rng, status"), "%s", desc);
+	free(desc);
+	free(img);
+	free(img2);
+	snap_state_free(st);
+	snap_state_free(back);
+}
+
+/* Re-encodes after a change to st and expects the encoder (which runs the
+ * decoder's checks) to refuse it naming want; then undoes nothing: callers
+ * restore the field. */
+static void expect_encode_refused(const struct snap_state *st, const char *want)
+{
+	char err[SNAP_ERR_MAX] = "";
+	uint8_t *img = NULL;
+	size_t len;
+
+	cr_assert_eq(snap_encode(st, &img, &len, err), -EINVAL, "accepted; wanted \"%s\"", want);
+	cr_assert(strstr(err, want), "error \"%s\" does not say \"%s\"", err, want);
+}
+
+Test(devices, inconsistent_device_states_are_refused)
+{
+	struct snap_state *st = sample_all_devices();
+	struct snap_net *n = &st->devices[1].u.net;
+	struct snap_vsock *v = &st->devices[2].u.vsock;
+	struct snap_balloon *b = &st->devices[3].u.balloon;
+	struct snap_rng *r = &st->devices[4].u.rng;
+
+	n->dev.magic = 0;
+	expect_encode_refused(st, "state magic");
+	n->dev.magic = NET_STATE_MAGIC;
+	n->dev.mtu = 9000;
+	expect_encode_refused(st, "MAC or MTU");
+	n->dev.mtu = 1500;
+	n->dev.mac[5] = 9;
+	expect_encode_refused(st, "MAC or MTU");
+	n->dev.mac[5] = 2;
+	n->dev.rx_done = 1001;
+	expect_encode_refused(st, "1001 delivered");
+	n->dev.rx_done = 300;
+	n->dev.rx_have = 0;
+	expect_encode_refused(st, "without a frame");
+	n->dev.rx_have = 2;
+	expect_encode_refused(st, "not 0 or 1");
+	n->dev.rx_have = 1;
+	n->dev.tx_len = NET_BUF_MAX + 1;
+	expect_encode_refused(st, "frames of");
+	n->dev.tx_len = 64;
+	n->dev.tx_bw.budget = (1 << 20) + 1;
+	expect_encode_refused(st, "bucket");
+	n->dev.tx_bw.budget = 0;
+	strcpy(n->cfg.host_dev_name, "");
+	expect_encode_refused(st, "host_dev_name empty");
+	strcpy(n->cfg.host_dev_name, "tap0");
+	n->cfg.mtu = n->dev.mtu = 20;
+	expect_encode_refused(st, "mtu 20");
+	n->cfg.mtu = n->dev.mtu = 1500;
+
+	v->cfg.guest_cid = v->dev.guest_cid = 2;
+	expect_encode_refused(st, "not a guest CID");
+	v->cfg.guest_cid = 3;
+	expect_encode_refused(st, "not a guest CID");
+	v->dev.guest_cid = 3;
+	v->dev.reset_pending = 7;
+	expect_encode_refused(st, "reset_pending 7");
+	v->dev.reset_pending = 0;
+	v->cfg.uds_path[0] = 0;
+	expect_encode_refused(st, "empty uds_path");
+	strcpy(v->cfg.uds_path, "/run/v.sock");
+
+	b->dev.target_pages = 100;
+	expect_encode_refused(st, "target 100 pages, but amount_mib 64");
+	b->dev.target_pages = 64 * 256;
+	b->dev.stats_enabled = 0;
+	expect_encode_refused(st, "settings are not the config's");
+	b->dev.stats_enabled = 1;
+	b->dev.stats_present = 1u << 20;
+	expect_encode_refused(st, "unknown statistics");
+	b->dev.stats_present = 0;
+
+	r->dev.ops.budget = 11;
+	expect_encode_refused(st, "virtio-rng");
+	r->dev.ops.budget = 3;
+
+	/* One vsock, balloon and rng at most, distinct interfaces. */
+	st->devices[5] = st->devices[4];
+	st->devices[5].slot = 5;
+	st->nr_devices = 6;
+	expect_encode_refused(st, "2 rng devices");
+	st->devices[5] = st->devices[1];
+	st->devices[5].slot = 5;
+	expect_encode_refused(st, "two network interfaces");
+	strcpy(st->devices[5].u.net.cfg.iface_id, "eth1");
+	strcpy(st->devices[5].u.net.cfg.host_dev_name, "tap1");
+	{
+		char err[SNAP_ERR_MAX] = "";
+		uint8_t *img;
+		size_t len;
+
+		cr_assert_eq(snap_encode(st, &img, &len, err), 0, "%s", err);
+		free(img);
+	}
+	snap_state_free(st);
+}
+
+/* Byte offset of a device section's body (after slot and transport). */
+static size_t device_body(const uint8_t *img, size_t len, unsigned int type)
+{
+	size_t off = find_section(img, len, type, 0) + SNAP_SECTION_HDR_LEN;
+	uint32_t nq;
+
+	memcpy(&nq, img + off + 4 + 24 + 8, 4); /* slot, six u32s, u64 driver_features */
+	return off + 4 + 24 + 8 + 4 + nq * (2 + 1 + 2 + 2 + 2 + 24);
+}
+
+Test(devices, corrupted_device_sections_are_refused_by_name)
+{
+	struct snap_state *st = sample_all_devices();
+	uint8_t *img;
+	size_t len, body;
+	uint32_t v32;
+
+	encode(st, &img, &len);
+	/* A net frame length past the buffer: refused before any copy. */
+	body = device_body(img, len, SNAP_SEC_VIRTIO_NET);
+	body += 2 + 4 + 2 + 4 + 1 + 6 + 4 + 2 * 48; /* iface_id, host_dev_name, mac, mtu, two limiters */
+	body += 4 + 2 + 1 + 6 + 4 + 8 + 4;         /* magic .. offload_flags */
+	memcpy(&v32, img + body, 4);
+	cr_assert_eq(v32, 1000, "found rx_len");
+	v32 = NET_BUF_MAX + 1;
+	memcpy(img + body, &v32, 4);
+	fix_crc(img, len);
+	expect_refused(img, len, "section 17 (virtio-net)");
+	expect_refused(img, len, "frames of 65563");
+	v32 = 1000;
+	memcpy(img + body, &v32, 4);
+	/* A held-chain count that promises more than the body holds. */
+	img[body + 8] = 200;
+	fix_crc(img, len);
+	expect_refused(img, len, "body too short");
+	img[body + 8] = 2;
+	fix_crc(img, len);
+
+	/* The balloon's bools and the vsock's strings. */
+	body = device_body(img, len, SNAP_SEC_VIRTIO_BALLOON);
+	img[body + 8] = 2; /* deflate_on_oom */
+	fix_crc(img, len);
+	expect_refused(img, len, "deflate_on_oom 2");
+	img[body + 8] = 1;
+	body = device_body(img, len, SNAP_SEC_VIRTIO_VSOCK);
+	img[body + 2 + 1] = 0; /* a NUL inside vsock_id */
+	fix_crc(img, len);
+	expect_refused(img, len, "vsock_id");
+	img[body + 2 + 1] = 's';
+	fix_crc(img, len);
+	{
+		struct snap_state *back = snap_state_new();
+		char err[SNAP_ERR_MAX];
+
+		cr_assert_eq(snap_decode(img, len, back, err), 0, "undone: %s", err);
+		snap_state_free(back);
+	}
+	free(img);
+	snap_state_free(st);
+}
