@@ -30,6 +30,7 @@ stage "guest images"
 if ! bash guest-images/build.sh kernel cloud initramfs rootfs; then
   fail "guest images did not build; the Linux tiers will skip loudly"
 fi
+bash guest-images/build.sh test || fail "guest-image script tests failed"
 
 stage "unit tests"
 meson test -C "$KILN_BUILD" --print-errorlogs --num-processes 2 || fail "unit tests failed"

@@ -64,6 +64,7 @@ struct vmmio_metrics {
 	uint64_t ignored;          /* register accessed in a status that forbids it */
 	uint64_t bad_status;       /* illegal status transition */
 	uint64_t features_refused; /* FEATURES_OK refused */
+	uint64_t activations;      /* DRIVER_OK accepted: the device went live */
 	uint64_t activate_failed;  /* DRIVER_OK with a bad queue or device refusal */
 	uint64_t needs_reset;      /* DEVICE_NEEDS_RESET set by the device */
 	uint64_t notify_ignored;   /* QueueNotify for no queue or an inactive device */

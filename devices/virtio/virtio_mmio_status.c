@@ -128,7 +128,17 @@ static void driver_ok(struct vmmio *t)
 		t->metrics.activate_failed++;
 		atomic_store(&t->needs_reset, true);
 		vmmio_signal(t, VIRTIO_ISR_CONFIG);
+		return;
 	}
+	/* The first activation says which features the driver took (what a
+	 * test asks of a guest kernel that prints nothing); re-activations after
+	 * resets only at debug level, so a hostile driver cannot flood the log. */
+	if (!t->metrics.activations++)
+		LOG_INFO("virtio-mmio (device %u): driver ready, features 0x%llx", t->info.device_id,
+			 (unsigned long long)t->driver_features);
+	else
+		LOG_DEBUG("virtio-mmio (device %u): driver ready again, features 0x%llx", t->info.device_id,
+			  (unsigned long long)t->driver_features);
 }
 
 void vmmio_status_write(struct vmmio *t, uint32_t v)

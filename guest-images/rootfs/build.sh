@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the kiln test rootfs: a 64 MiB ext4 image made by mke2fs -d (no loop
 # mounts) holding busybox-static with its applet links, a minimal /etc, the
-# usual mount points and kiln-init.c as /sbin/init.
+# usual mount points and kiln-init (kiln-init.c, checks_*.c) as /sbin/init.
 # Output: $KILN_IMAGES/rootfs/rootfs.ext4 (copy it before booting it read-write).
 #   KILN_ROOTFS_MB=N  image size in MiB (default 64)
 set -euo pipefail
@@ -18,7 +18,9 @@ ki_need_pkgs build-essential libc6-dev busybox-static e2fsprogs
 [ "$(id -u)" -eq 0 ] || ki_die "run as root: the image's files must be owned by root"
 case $SIZE_MB in '' | *[!0-9]*) ki_die "KILN_ROOTFS_MB must be a number of MiB, got '$SIZE_MB'" ;; esac
 
-KEY=$(ki_key "$HERE/build.sh" "$KI_DIR/lib.sh" "$HERE/kiln-init.c" "$KI_DIR/common/boot_timer.h" "$KI_DIR/common/console.h" "size=$SIZE_MB" \
+# kiln-init: the init and its check runner, plus the device checks it calls.
+AGENT_SRCS=("$HERE/kiln-init.c" "$HERE/checks_net.c" "$HERE/checks_dev.c")
+KEY=$(ki_key "$HERE/build.sh" "$KI_DIR/lib.sh" "${AGENT_SRCS[@]}" "$HERE/agent.h" "$KI_DIR/common/boot_timer.h" "$KI_DIR/common/console.h" "size=$SIZE_MB" \
 	"busybox-static=$(ki_pkg_version busybox-static)" "e2fsprogs=$(ki_pkg_version e2fsprogs)" \
 	"$(gcc --version | head -n1)" "libc6-dev=$(ki_pkg_version libc6-dev)")
 
@@ -31,9 +33,9 @@ STAGE=$BUILD/out
 mkdir -p "$ROOT" "$STAGE"
 umask 022
 
-ki_log "compiling kiln-init.c (static)"
+ki_log "compiling kiln-init (static)"
 mkdir -p "$ROOT/sbin"
-ki_gcc_static "$ROOT/sbin/init" "$HERE/kiln-init.c"
+ki_gcc_static "$ROOT/sbin/init" "${AGENT_SRCS[@]}"
 
 ki_log "staging busybox $(ki_pkg_version busybox-static) and its applets"
 mkdir -p "$ROOT"/{bin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,var}

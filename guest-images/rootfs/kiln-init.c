@@ -10,8 +10,9 @@
  *   kiln-init: ready
  *   KILN-CHECK <name> PASS|FAIL <detail>
  *   KILN-CHECK-DONE pass=<n> fail=<n>
- * Checks are given as kiln.check=<name>[:<arg>], repeated or comma-separated;
- * see check_table below.
+ * Checks are given as kiln.check=<name>[:<arg>], repeated or comma-separated,
+ * and run in that order; see check_table below.  A check that waits for the
+ * host first prints "kiln-init: <what> ..." (agent.h).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -27,9 +28,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "agent.h"
 #include "boot_timer.h"
 #include "console.h"
 
@@ -45,8 +48,7 @@
 
 static volatile sig_atomic_t reboot_requested;
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+void agent_say(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -58,8 +60,7 @@ static void say(const char *fmt, ...)
 	fflush(stdout);
 }
 
-/* Reads up to size-1 bytes of a small file and strips the trailing newline. */
-static int file_read(const char *path, char *buf, size_t size)
+int agent_file_read(const char *path, char *buf, size_t size)
 {
 	ssize_t n;
 	int fd;
@@ -79,6 +80,14 @@ static int file_read(const char *path, char *buf, size_t size)
 	return 0;
 }
 
+long long agent_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* --- boot ------------------------------------------------------------------ */
 
 static void fs_mount(const char *src, const char *dir, const char *type, unsigned long flags,
@@ -86,7 +95,7 @@ static void fs_mount(const char *src, const char *dir, const char *type, unsigne
 {
 	mkdir(dir, 0755);
 	if (mount(src, dir, type, flags, opts) < 0 && errno != EBUSY)
-		say("mount %s on %s: %s", type, dir, strerror(errno));
+		agent_say("mount %s on %s: %s", type, dir, strerror(errno));
 }
 
 static void fs_mount_all(void)
@@ -123,7 +132,7 @@ static void __attribute__((noreturn)) vm_reboot(void)
 {
 	sync();
 	reboot(RB_AUTOBOOT);
-	say("reboot failed: %s", strerror(errno));
+	agent_say("reboot failed: %s", strerror(errno));
 	for (;;)
 		pause();
 }
@@ -168,7 +177,7 @@ static int cpus_online(void)
 	char buf[256], *p = buf;
 	int count = 0;
 
-	if (file_read("/sys/devices/system/cpu/online", buf, sizeof(buf)) < 0)
+	if (agent_file_read("/sys/devices/system/cpu/online", buf, sizeof(buf)) < 0)
 		return -1;
 	while (*p) { /* "0-3,5,7-8" */
 		long lo = strtol(p, &p, 10), hi = lo;
@@ -203,7 +212,7 @@ static int check_mem(const char *arg, char *detail, size_t len)
 	char buf[4096], *p;
 	long kb;
 
-	if (file_read("/proc/meminfo", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "MemTotal:"))) {
+	if (agent_file_read("/proc/meminfo", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "MemTotal:"))) {
 		snprintf(detail, len, "no MemTotal in /proc/meminfo");
 		return 0;
 	}
@@ -216,7 +225,7 @@ static int check_cmdline(const char *arg, char *detail, size_t len)
 {
 	char buf[CMDLINE_MAX];
 
-	if (file_read(CMDLINE_PATH, buf, sizeof(buf)) < 0) {
+	if (agent_file_read(CMDLINE_PATH, buf, sizeof(buf)) < 0) {
 		snprintf(detail, len, "cannot read " CMDLINE_PATH);
 		return 0;
 	}
@@ -244,7 +253,7 @@ static int check_readfile(const char *arg, char *detail, size_t len)
 {
 	char buf[64];
 
-	if (file_read(*arg ? arg : "/kiln-marker", buf, sizeof(buf)) < 0) {
+	if (agent_file_read(*arg ? arg : "/kiln-marker", buf, sizeof(buf)) < 0) {
 		snprintf(detail, len, "cannot read: %s", strerror(errno));
 		return 0;
 	}
@@ -258,7 +267,7 @@ static int check_blk(const char *arg, char *detail, size_t len)
 	char path[128], buf[64];
 
 	snprintf(path, sizeof(path), "/sys/block/%s/size", *arg ? arg : "vda");
-	if (file_read(path, buf, sizeof(buf)) < 0) {
+	if (agent_file_read(path, buf, sizeof(buf)) < 0) {
 		snprintf(detail, len, "no %s", path);
 		return 0;
 	}
@@ -271,7 +280,7 @@ static int check_net(const char *arg, char *detail, size_t len)
 	char path[128], buf[64];
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s/address", *arg ? arg : "eth0");
-	if (file_read(path, buf, sizeof(buf)) < 0) {
+	if (agent_file_read(path, buf, sizeof(buf)) < 0) {
 		snprintf(detail, len, "no %s", path);
 		return 0;
 	}
@@ -307,7 +316,7 @@ static int check_rng(const char *arg, char *detail, size_t len)
 	int fd;
 
 	(void)arg;
-	file_read("/sys/class/misc/hw_random/rng_current", name, sizeof(name));
+	agent_file_read("/sys/class/misc/hw_random/rng_current", name, sizeof(name));
 	fd = open("/dev/hwrng", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(detail, len, "/dev/hwrng: %s", strerror(errno));
@@ -330,7 +339,7 @@ static int check_virtio(const char *arg, char *detail, size_t len)
 	detail[0] = '\0';
 	for (i = 0; i < 64; i++) { /* virtio0 .. virtio63: names are dense */
 		snprintf(path, sizeof(path), "%s/virtio%d/device", dir, i);
-		if (file_read(path, id, sizeof(id)) < 0)
+		if (agent_file_read(path, id, sizeof(id)) < 0)
 			break;
 		count++;
 		if (used < len)
@@ -353,6 +362,20 @@ static const struct check check_table[] = {
 	{ "vsock", check_vsock },     /* local CID; arg: expected CID */
 	{ "rng", check_rng },         /* reads /dev/hwrng */
 	{ "virtio", check_virtio },   /* virtio device IDs; arg: expected count */
+	/* Devices end to end (checks_net.c, checks_dev.c: arguments documented there). */
+	{ "ifup", check_ifup },       /* ADDR/PREFIX[@IF]: static IPv4 address, link up */
+	{ "ping", check_ping },       /* ADDR[:N]: ICMP echoes answered */
+	{ "tcpsend", check_tcpsend }, /* ADDR:PORT:KIB: stream to the host */
+	{ "tcprecv", check_tcprecv }, /* PORT:KIB: stream from the host */
+	{ "vsockecho", check_vsockecho },       /* PORT: echo the host's CONNECT */
+	{ "vsockconnect", check_vsockconnect }, /* PORT: one line to the host and back */
+	{ "hwrng", check_hwrng },     /* N: bytes from /dev/hwrng */
+	{ "blkrate", check_blkrate }, /* DEV:MIB: timed O_DIRECT read */
+	{ "blkwrite", check_blkwrite },   /* DEV:KIB:SEED: sector records */
+	{ "blkverify", check_blkverify }, /* DEV:KIB:SEED: the records are there */
+	{ "blkro", check_blkro },     /* DEV: read-only disk refuses writes */
+	{ "touchmem", check_touchmem }, /* MIB: back that much guest memory */
+	{ "balloon", check_balloon }, /* MIB: MemTotal drops by that much */
 };
 
 struct check_list {
@@ -363,7 +386,7 @@ struct check_list {
 static void check_list_add(const char *value, void *ctx)
 {
 	struct check_list *list = ctx;
-	char buf[256], *save = NULL, *item;
+	char buf[CMDLINE_MAX], *save = NULL, *item;
 
 	snprintf(buf, sizeof(buf), "%s", value);
 	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
@@ -429,9 +452,9 @@ static void agent_shell(void)
 
 	pid = fork();
 	if (pid < 0) {
-		say("fork: %s; exec'ing the shell as PID 1", strerror(errno));
+		agent_say("fork: %s; exec'ing the shell as PID 1", strerror(errno));
 		execve("/bin/sh", argv, envp);
-		say("exec /bin/sh: %s", strerror(errno));
+		agent_say("exec /bin/sh: %s", strerror(errno));
 		return;
 	}
 	if (pid == 0) {
@@ -452,7 +475,7 @@ static void agent_shell(void)
 		}
 		ioctl(0, TIOCSCTTY, 1); /* job control on the console */
 		execve("/bin/sh", argv, envp);
-		say("exec /bin/sh: %s", strerror(errno));
+		agent_say("exec /bin/sh: %s", strerror(errno));
 		_exit(127);
 	}
 	/* PID 1 reaps every orphan until the shell is gone or a reboot is asked for. */
@@ -465,7 +488,7 @@ static void agent_shell(void)
 	}
 	if (reboot_requested)
 		kill(-pid, SIGHUP);
-	say("shell ended");
+	agent_say("shell ended");
 }
 
 int main(void)
@@ -476,23 +499,23 @@ int main(void)
 	console_attach();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (timer)
-		say("boot timer not written (/dev/mem: %s); carrying on", strerror(-timer));
+		agent_say("boot timer not written (/dev/mem: %s); carrying on", strerror(-timer));
 	signals_install();
 	fs_mount_all();
 	console_attach(); /* now that devtmpfs is there, if the kernel had no console for us */
-	say("ready");
+	agent_say("ready");
 
-	if (file_read(CMDLINE_PATH, cmdline, sizeof(cmdline)) < 0)
-		say("cannot read " CMDLINE_PATH "; agent defaults to shell");
+	if (agent_file_read(CMDLINE_PATH, cmdline, sizeof(cmdline)) < 0)
+		agent_say("cannot read " CMDLINE_PATH "; agent defaults to shell");
 	cmdline_each(cmdline, "kiln.agent", agent_copy, agent);
 
 	if (strcmp(agent, "reboot") == 0) {
-		say("rebooting");
+		agent_say("rebooting");
 	} else if (strcmp(agent, "checks") == 0) {
 		agent_checks(cmdline);
 	} else {
 		if (strcmp(agent, "shell") != 0)
-			say("unknown kiln.agent=%s; starting the shell", agent);
+			agent_say("unknown kiln.agent=%s; starting the shell", agent);
 		agent_shell();
 	}
 	vm_reboot();

@@ -45,7 +45,7 @@ void *__wrap_mmap(void *a, size_t l, int p, int f, int fd, off_t off)
 }
 EOF
 ki_gcc_static "$T/root/sbin/init-test" -DCMDLINE_PATH='"/cmdline"' -Wl,--wrap=reboot -Wl,--wrap=mmap \
-	"$HERE/kiln-init.c" "$T/wrap.c"
+	"$HERE/kiln-init.c" "$HERE/checks_net.c" "$HERE/checks_dev.c" "$T/wrap.c"
 
 fails=0
 # run NAME CMDLINE STDIN PATTERN...: boots init-test with CMDLINE and expects
@@ -54,7 +54,7 @@ run() {
 	local name=$1 cmdline=$2 input=$3 out p
 	shift 3
 	printf '%s\n' "$cmdline" > "$T/root/cmdline"
-	out=$(printf '%b' "$input" | timeout 20 unshare --mount --pid --fork --propagation private \
+	out=$(printf '%b' "$input" | timeout 20 unshare --mount --pid --net --fork --propagation private \
 		chroot "$T/root" /sbin/init-test 2>&1) || true
 	for p in "$@"; do
 		if ! grep -qE -- "$p" <<< "$out"; then
@@ -82,6 +82,14 @@ run shell 'quiet' 'echo shell-says-$((6*7))\nexit\n' \
 run shell-default '' 'echo $$ $PATH\nexit\n' '^[0-9]+ /sbin:/bin:/usr/sbin:/usr/bin$' '^TEST reboot'
 run unknown-agent 'kiln.agent=nope' 'exit\n' '^kiln-init: unknown kiln.agent=nope; starting the shell$' '^TEST reboot'
 run busybox-reboot 'kiln.agent=shell' 'kill -TERM 1; sleep 5\n' '^kiln-init: shell ended$' '^TEST reboot'
+# The device checks that need no device (a private network namespace: lo only).
+run device-checks 'kiln.agent=checks kiln.check=ifup:10.9.9.9/8@lo,ping:10.9.9.9:2,touchmem:2 kiln.check=ifup:nonsense,ping:10.9.9.9:0,tcprecv:0:1,tcpsend:1.2.3.4:80:0,vsockecho:x,vsockconnect:,hwrng:0,blkrate:nope:0,blkwrite:nope:1,blkro:nope,balloon:0' '' \
+	'^KILN-CHECK ifup PASS if=lo addr=10.9.9.9/8 mac=' '^KILN-CHECK ping PASS to=10.9.9.9 sent=2 received=2 ' \
+	'^KILN-CHECK touchmem PASS touched=2 MiB ' "^KILN-CHECK ifup FAIL want ifup:ADDR/PREFIX\\[@IF\\], got 'nonsense'\$" \
+	'^KILN-CHECK ping FAIL want ' '^KILN-CHECK tcprecv FAIL want ' '^KILN-CHECK tcpsend FAIL want ' \
+	'^KILN-CHECK vsockecho FAIL want ' '^KILN-CHECK vsockconnect FAIL want ' '^KILN-CHECK hwrng FAIL want ' \
+	'^KILN-CHECK blkrate FAIL want ' '^KILN-CHECK blkwrite FAIL want ' '^KILN-CHECK blkro FAIL dev=/dev/nope ro=\? write=No such file' \
+	'^KILN-CHECK balloon FAIL want ' '^KILN-CHECK-DONE pass=3 fail=11$'
 
 [ "$fails" -eq 0 ] || ki_die "$fails case(s) failed"
 echo "all kiln-init cases passed"
