@@ -16,36 +16,6 @@ static void must(int ok, const char *what)
 	}
 }
 
-static int loop_watch(void *opaque, int fd, uint32_t events, uint32_t token)
-{
-	struct balloon_mock_loop *l = opaque;
-	int ret = l->fail_watch;
-
-	l->fail_watch = 0;
-	if (ret)
-		return ret;
-	l->fd = fd;
-	l->events = events;
-	l->token = token;
-	l->watches++;
-	return 0;
-}
-
-static void loop_unwatch(void *opaque, int fd)
-{
-	struct balloon_mock_loop *l = opaque;
-
-	if (fd == l->fd) {
-		l->fd = -1;
-		l->unwatches++;
-	}
-}
-
-struct dev_event_loop balloon_mock_event_loop(struct balloon_mock_loop *l)
-{
-	return (struct dev_event_loop){ .watch = loop_watch, .unwatch = loop_unwatch, .opaque = l };
-}
-
 static void mock_irq(void *opaque, unsigned int gsi, int level)
 {
 	struct balloon_mock *bm = opaque;
@@ -94,7 +64,7 @@ int balloon_mock_init(struct balloon_mock *bm, const struct balloon_opts *opts, 
 	ret = gmem_add_region(&bm->m.mem, BALLOON_MOCK_PAGES_GPA, pages_size, bm->pages);
 	if (ret)
 		goto err_pages;
-	loop = balloon_mock_event_loop(&bm->loop);
+	loop = vmock_event_loop(&bm->loop);
 	ret = balloon_dev_init(&bm->dev, &o, &loop);
 	if (ret)
 		goto err_pages;

@@ -23,18 +23,11 @@
 #define BALLOON_MOCK_SLOTS 64                  /* buffers in flight per queue */
 #define BALLOON_MOCK_SLOT_SIZE (BALLOON_MAX_PFNS * 4 + 64)
 
-struct balloon_mock_loop {
-	int fd;              /* -1: none */
-	uint32_t events, token;
-	unsigned int watches, unwatches;
-	int fail_watch;      /* -errno for the next watch, then cleared */
-};
-
 struct balloon_mock {
 	struct vmock m;
 	struct balloon_dev dev;
 	struct vmmio t;
-	struct balloon_mock_loop loop;
+	struct vmock_loop loop;
 	uint8_t *pages;      /* host address of BALLOON_MOCK_PAGES_GPA */
 	uint64_t pages_size;
 	uint64_t features;   /* negotiated */
@@ -42,8 +35,6 @@ struct balloon_mock {
 	uint64_t slots;      /* gpa of BALLOON_Q_NR x BALLOON_MOCK_SLOTS slots */
 	unsigned int next_slot[BALLOON_Q_NR];
 };
-
-struct dev_event_loop balloon_mock_event_loop(struct balloon_mock_loop *l);
 
 /* Balloon with opts (NULL: defaults) over pages_size bytes (a multiple of
  * 4 KiB, > 0) of mmap'd RAM at BALLOON_MOCK_PAGES_GPA, negotiated with

@@ -89,8 +89,8 @@ Test(balloon, identity_features_and_queues)
 
 Test(balloon, init_refuses_bad_settings)
 {
-	struct balloon_mock_loop l = { .fd = -1 };
-	struct dev_event_loop loop = balloon_mock_event_loop(&l);
+	struct vmock_loop l = { .fd = -1 };
+	struct dev_event_loop loop = vmock_event_loop(&l);
 	struct balloon_opts o = { .settings.amount_mib = 65, .mem_mib = 64 };
 	struct balloon_dev d;
 

@@ -14,36 +14,6 @@ uint64_t rng_mock_clock(void)
 	return rng_mock_now;
 }
 
-static int loop_watch(void *opaque, int fd, uint32_t events, uint32_t token)
-{
-	struct rng_mock_loop *l = opaque;
-	int ret = l->fail_watch;
-
-	l->fail_watch = 0;
-	if (ret)
-		return ret;
-	l->fd = fd;
-	l->events = events;
-	l->token = token;
-	l->watches++;
-	return 0;
-}
-
-static void loop_unwatch(void *opaque, int fd)
-{
-	struct rng_mock_loop *l = opaque;
-
-	if (fd == l->fd) {
-		l->fd = -1;
-		l->unwatches++;
-	}
-}
-
-struct dev_event_loop rng_mock_event_loop(struct rng_mock_loop *l)
-{
-	return (struct dev_event_loop){ .watch = loop_watch, .unwatch = loop_unwatch, .opaque = l };
-}
-
 static int mock_fill(void *opaque, void *buf, size_t len)
 {
 	struct rng_mock_source *s = opaque;
@@ -86,7 +56,7 @@ int rng_mock_init(struct rng_mock *rm, const struct rng_opts *opts, uint64_t fea
 	rm->source = (struct rng_source){ .fill = mock_fill, .opaque = &rm->src };
 	o.source = &rm->source;
 	o.now_ns = rng_mock_clock;
-	loop = rng_mock_event_loop(&rm->loop);
+	loop = vmock_event_loop(&rm->loop);
 	ret = vmock_init(&rm->m, VMOCK_RAM_GPA, RNG_MOCK_RAM_SIZE);
 	if (ret)
 		return ret;

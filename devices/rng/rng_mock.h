@@ -30,21 +30,13 @@ struct rng_mock_source {
 	uint64_t calls;
 };
 
-/* Records the fd the device watches (one at most for rng). */
-struct rng_mock_loop {
-	int fd;             /* -1: none */
-	uint32_t events, token;
-	unsigned int watches, unwatches;
-	int fail_watch;     /* -errno returned by the next watch, then cleared */
-};
-
 struct rng_mock {
 	struct vmock m;
 	struct rng_dev dev;
 	struct vmmio t;
 	struct rng_mock_source src;
 	struct rng_source source;
-	struct rng_mock_loop loop;
+	struct vmock_loop loop;
 	unsigned int irq_raises;
 	uint64_t data;      /* gpa of RNG_MOCK_DATA_SIZE bytes */
 };
@@ -55,9 +47,6 @@ struct rng_mock {
 #define RNG_MOCK_T0 1000000000ULL
 extern uint64_t rng_mock_now;
 uint64_t rng_mock_clock(void);
-
-/* The fake loop as a struct dev_event_loop. */
-struct dev_event_loop rng_mock_event_loop(struct rng_mock_loop *l);
 
 /* Device over the mock source (opts->source ignored) with opts' limiter,
  * on the fake clock, transport, negotiation of features.  0 or the first

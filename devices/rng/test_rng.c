@@ -56,8 +56,8 @@ Test(rng, identity_and_features)
 
 Test(rng, init_refuses_bad_options)
 {
-	struct rng_mock_loop l = { .fd = -1 };
-	struct dev_event_loop loop = rng_mock_event_loop(&l);
+	struct vmock_loop l = { .fd = -1 };
+	struct dev_event_loop loop = vmock_event_loop(&l);
 	struct rng_source nofill = { 0 };
 	struct rng_opts o = { .queue_size = 100 };
 	struct rng_dev d;

@@ -323,3 +323,33 @@ void vmock_notify(struct vmock *m, unsigned int qi)
 {
 	vmock_reg_write(m, VIRTIO_MMIO_QUEUE_NOTIFY, qi);
 }
+
+static int vmock_loop_watch(void *opaque, int fd, uint32_t events, uint32_t token)
+{
+	struct vmock_loop *l = opaque;
+	int ret = l->fail_watch;
+
+	l->fail_watch = 0;
+	if (ret)
+		return ret;
+	l->fd = fd;
+	l->events = events;
+	l->token = token;
+	l->watches++;
+	return 0;
+}
+
+static void vmock_loop_unwatch(void *opaque, int fd)
+{
+	struct vmock_loop *l = opaque;
+
+	if (fd == l->fd) {
+		l->fd = -1;
+		l->unwatches++;
+	}
+}
+
+struct dev_event_loop vmock_event_loop(struct vmock_loop *l)
+{
+	return (struct dev_event_loop){ .watch = vmock_loop_watch, .unwatch = vmock_loop_unwatch, .opaque = l };
+}

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/dev_events.h"
 #include "devices/virtio/virtio_dev.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/virtq.h"
@@ -53,6 +54,19 @@ struct vmock_buf {
 	uint32_t len;
 	bool writable;
 };
+
+/* A fake dev_event_loop for devices that watch one fd at a time (a rate
+ * limiter's or a statistics timer): it records the watch instead of polling;
+ * the test calls the device's handler itself. */
+struct vmock_loop {
+	int fd;              /* -1: none */
+	uint32_t events, token;
+	unsigned int watches, unwatches;
+	int fail_watch;      /* -errno returned by the next watch, then cleared */
+};
+
+/* l as a struct dev_event_loop (l must outlive its use; start with fd -1). */
+struct dev_event_loop vmock_event_loop(struct vmock_loop *l);
 
 /* size bytes of zeroed guest RAM at gpa.  0 or -ENOMEM/-EINVAL. */
 int vmock_init(struct vmock *m, uint64_t gpa, uint64_t size);
