@@ -34,6 +34,10 @@ int check_vsockecho(const char *arg, char *detail, size_t len);
 int check_vsockconnect(const char *arg, char *detail, size_t len);
 
 /* checks_dev.c */
+int check_blkseq(const char *arg, char *detail, size_t len);
+int check_blkrand(const char *arg, char *detail, size_t len);
+int check_vsocksend(const char *arg, char *detail, size_t len);
+int check_vsockrecv(const char *arg, char *detail, size_t len);
 int check_hwrng(const char *arg, char *detail, size_t len);
 int check_blkrate(const char *arg, char *detail, size_t len);
 int check_blkwrite(const char *arg, char *detail, size_t len);

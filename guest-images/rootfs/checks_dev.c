@@ -18,6 +18,18 @@
  *                            MIB MiB: the host's new balloon target inflated
  *                            (without DEFLATE_ON_OOM Linux takes balloon pages
  *                            out of MemTotal)
+ * Throughput (bench/guest_io.py; times are the guest's own clock):
+ *   blkseq:DEV:SECONDS       O_DIRECT sequential 128 KiB reads for SECONDS,
+ *                            wrapping at the end of the disk; detail bytes=
+ *                            ops= ms= kib_s=
+ *   blkrand:DEV:SECONDS      O_DIRECT 4 KiB reads at pseudo-random aligned
+ *                            offsets for SECONDS; detail bytes= ops= ms= iops=
+ *   vsocksend:PORT:KIB       connects to the host (CID 2) at PORT, sends KIB
+ *                            KiB, half-closes and expects "got <bytes>"
+ *   vsockrecv:PORT:KIB       says "kiln-init: listening vsock PORT", accepts
+ *                            one connection, reads to EOF (exactly KIB KiB
+ *                            expected) and answers "got <bytes>"; ms= is
+ *                            first byte to EOF
  */
 #define _GNU_SOURCE /* O_DIRECT */
 #include <errno.h>
@@ -26,8 +38,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #include "agent.h"
 
@@ -279,4 +295,235 @@ int check_balloon(const char *arg, char *detail, size_t len)
 	}
 	snprintf(detail, len, "memtotal_kb=%ld->%ld memfree_kb=%ld->%ld", total0, total, free0, freekb);
 	return total <= total0 - mib * 1024;
+}
+
+/* --- throughput ------------------------------------------------------------- */
+
+#define RAND_BLOCK   4096
+#define STREAM_CHUNK (64 * 1024)
+#define REPLY_MAX    64
+
+/* Reads /dev/DEV with O_DIRECT for SECONDS: sequential BLK_REQ_BYTES
+ * requests, or RAND_BLOCK requests at xorshift-chosen aligned offsets. */
+static int blk_timed_read(const char *arg, int random, char *detail, size_t len)
+{
+	char path[64], *end;
+	const char *rest = dev_path(arg, path, sizeof(path));
+	long seconds = strtol(rest, &end, 10);
+	size_t req = random ? RAND_BLOCK : BLK_REQ_BYTES;
+	long long size, blocks, off = 0, bytes = 0, ops = 0, start, ms;
+	unsigned long long x = 0x9e3779b97f4a7c15ULL;
+	void *buf = NULL;
+	int fd, err = 0;
+
+	if (end == rest || *end || seconds < 1 || seconds > 600) {
+		snprintf(detail, len, "want %s:DEV:SECONDS (1..600), got '%s'", random ? "blkrand" : "blkseq", arg);
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0 || posix_memalign(&buf, PAGE_BYTES, req)) {
+		snprintf(detail, len, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	size = lseek(fd, 0, SEEK_END);
+	blocks = size > 0 ? size / (long long)req : 0;
+	if (blocks < 1) {
+		snprintf(detail, len, "%s: size %lld is below one %zu-byte request", path, size, req);
+		close(fd);
+		free(buf);
+		return 0;
+	}
+	start = agent_now_ms();
+	do {
+		ssize_t n;
+
+		if (random) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			off = (long long)(x % (unsigned long long)blocks) * (long long)req;
+		}
+		n = pread(fd, buf, req, off);
+		if (n != (ssize_t)req) {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+		bytes += n;
+		ops++;
+		if (!random)
+			off = ops % blocks * (long long)req;
+		ms = agent_now_ms() - start;
+	} while (ms < seconds * 1000);
+	ms = agent_now_ms() - start;
+	close(fd);
+	free(buf);
+	if (err) {
+		snprintf(detail, len, "dev=%s ops=%lld then at %lld: %s", path, ops, off, strerror(err));
+		return 0;
+	}
+	snprintf(detail, len, "dev=%s bytes=%lld ops=%lld ms=%lld kib_s=%lld iops=%lld", path, bytes, ops, ms,
+		 ms > 0 ? bytes * 1000 / 1024 / ms : 0, ms > 0 ? ops * 1000 / ms : 0);
+	return ops > 0;
+}
+
+int check_blkseq(const char *arg, char *detail, size_t len)
+{
+	return blk_timed_read(arg, 0, detail, len);
+}
+
+int check_blkrand(const char *arg, char *detail, size_t len)
+{
+	return blk_timed_read(arg, 1, detail, len);
+}
+
+/* "PORT:KIB" -> 0, or -1 when malformed. */
+static int parse_port_kib(const char *arg, unsigned int *port, unsigned long *kib)
+{
+	char *end;
+
+	*port = (unsigned int)strtoul(arg, &end, 10);
+	if (end == arg || *end != ':')
+		return -1;
+	*kib = strtoul(end + 1, &end, 10);
+	return *end || *kib == 0 || *kib > 1024 * 1024 ? -1 : 0;
+}
+
+static void stream_timeouts(int fd)
+{
+	struct timeval tv = { .tv_sec = AGENT_WAIT_S };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Reads the peer's "got N" line (to '\n' or EOF); 0 or -errno. */
+static int stream_reply(int fd, char *reply, size_t size)
+{
+	size_t got = 0;
+
+	while (got + 1 < size) {
+		ssize_t n = read(fd, reply + got, 1);
+
+		if (n < 0)
+			return -errno;
+		if (n == 0 || reply[got] == '\n')
+			break;
+		got++;
+	}
+	reply[got] = '\0';
+	return 0;
+}
+
+int check_vsocksend(const char *arg, char *detail, size_t len)
+{
+	struct sockaddr_vm host = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST };
+	static unsigned char buf[STREAM_CHUNK];
+	char reply[REPLY_MAX] = "", want[REPLY_MAX];
+	unsigned long long total, sent = 0;
+	unsigned long kib;
+	unsigned int port;
+	long long start, ms;
+	int fd, err = 0;
+	size_t i;
+
+	if (parse_port_kib(arg, &port, &kib)) {
+		snprintf(detail, len, "want vsocksend:PORT:KIB, got '%s'", arg);
+		return 0;
+	}
+	total = (unsigned long long)kib * 1024;
+	host.svm_port = port;
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i % 251);
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(detail, len, "socket: %s", strerror(errno));
+		return 0;
+	}
+	stream_timeouts(fd);
+	start = agent_now_ms();
+	if (connect(fd, (struct sockaddr *)&host, sizeof(host)) < 0) {
+		snprintf(detail, len, "connect cid 2 port %u: %s", port, strerror(errno));
+		close(fd);
+		return 0;
+	}
+	while (!err && sent < total) {
+		size_t n = total - sent < sizeof(buf) ? (size_t)(total - sent) : sizeof(buf);
+		ssize_t w = write(fd, buf, n);
+
+		if (w <= 0)
+			err = w < 0 ? errno : EIO;
+		else
+			sent += (unsigned long long)w;
+	}
+	shutdown(fd, SHUT_WR);
+	if (!err)
+		err = -stream_reply(fd, reply, sizeof(reply));
+	ms = agent_now_ms() - start;
+	close(fd);
+	if (err) {
+		snprintf(detail, len, "sent=%llu of %llu: %s", sent, total, strerror(err));
+		return 0;
+	}
+	snprintf(want, sizeof(want), "got %llu", total);
+	snprintf(detail, len, "port=%u bytes=%llu ms=%lld kib_s=%lld reply='%s'", port, sent, ms,
+		 ms > 0 ? (long long)(sent * 1000 / 1024) / ms : 0, reply);
+	return strcmp(reply, want) == 0;
+}
+
+int check_vsockrecv(const char *arg, char *detail, size_t len)
+{
+	struct sockaddr_vm any = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY };
+	static unsigned char buf[STREAM_CHUNK];
+	char reply[REPLY_MAX];
+	unsigned long long total, got = 0;
+	unsigned long kib;
+	unsigned int port;
+	long long start = 0, ms;
+	struct pollfd p;
+	ssize_t n = 0;
+	int lfd, fd = -1;
+
+	if (parse_port_kib(arg, &port, &kib)) {
+		snprintf(detail, len, "want vsockrecv:PORT:KIB, got '%s'", arg);
+		return 0;
+	}
+	total = (unsigned long long)kib * 1024;
+	any.svm_port = port;
+	lfd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&any, sizeof(any)) < 0 || listen(lfd, 1) < 0) {
+		snprintf(detail, len, "vsock listen port %u: %s", port, strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
+		return 0;
+	}
+	agent_say("listening vsock %u", port);
+	p = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	if (poll(&p, 1, AGENT_WAIT_S * 1000) == 1)
+		fd = accept(lfd, NULL, NULL);
+	close(lfd);
+	if (fd < 0) {
+		snprintf(detail, len, "vsock port %u: no connection within %d s", port, AGENT_WAIT_S);
+		return 0;
+	}
+	stream_timeouts(fd);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (!got)
+			start = agent_now_ms();
+		got += (unsigned long long)n;
+	}
+	ms = start ? agent_now_ms() - start : 0;
+	if (n < 0) {
+		snprintf(detail, len, "received=%llu then: %s", got, strerror(errno));
+		close(fd);
+		return 0;
+	}
+	snprintf(reply, sizeof(reply), "got %llu\n", got);
+	if (write(fd, reply, strlen(reply)) < 0)
+		n = -1;
+	close(fd);
+	snprintf(detail, len, "port=%u bytes=%llu ms=%lld kib_s=%lld", port, got, ms,
+		 ms > 0 ? (long long)(got * 1000 / 1024) / ms : 0);
+	return got == total && n == 0;
 }

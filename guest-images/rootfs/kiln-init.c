@@ -376,6 +376,11 @@ static const struct check check_table[] = {
 	{ "blkro", check_blkro },     /* DEV: read-only disk refuses writes */
 	{ "touchmem", check_touchmem }, /* MIB: back that much guest memory */
 	{ "balloon", check_balloon }, /* MIB: MemTotal drops by that much */
+	/* Throughput for bench/guest_io.py (checks_dev.c). */
+	{ "blkseq", check_blkseq },   /* DEV:SECONDS: O_DIRECT sequential read rate */
+	{ "blkrand", check_blkrand }, /* DEV:SECONDS: O_DIRECT 4 KiB random read IOPS */
+	{ "vsocksend", check_vsocksend }, /* PORT:KIB: stream to the host */
+	{ "vsockrecv", check_vsockrecv }, /* PORT:KIB: stream from the host */
 };
 
 struct check_list {
