@@ -6,9 +6,11 @@
  *   1   the VM failed (KVM error, emulation failure, ...)
  *   2   bad command line or configuration (nothing was started)
  *   128+N  stopped by signal N (SIGTERM, SIGINT, SIGHUP)
+ *   148 a thread made a system call outside its seccomp filter (logged)
  *
  * Threads: this one becomes the VMM thread (event loop, all backends), the API
- * server has its own, and each vCPU has one.
+ * server has its own, and each vCPU has one.  Each installs its role's seccomp
+ * filter (vmm/seccomp/thread_filter.h) before it handles guest or API input.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +25,10 @@
 #include "vmm/config/vm_config.h"
 #include "vmm/core/vmm.h"
 #include "vmm/log/log.h"
+#include "vmm/snapshot/snap_state.h"
+#ifdef KILN_HAVE_SECCOMP
+#include "vmm/seccomp/thread_filter.h"
+#endif
 
 #define KILN_EXIT_OK 0
 #define KILN_EXIT_VM_ERROR 1
@@ -42,6 +48,8 @@ struct cli {
 	bool show_level, show_origin;
 	bool boot_timer;
 	bool no_api;
+	bool no_seccomp;
+	const char *seccomp_filter;
 };
 
 static void usage(FILE *out)
@@ -60,14 +68,38 @@ static void usage(FILE *out)
 		"  --show-log-origin    put file:line in each log line\n"
 		"  --metrics-path PATH  write metrics (one JSON object per line) to PATH (file or FIFO)\n"
 		"  --kvm PATH           KVM device (default /dev/kvm)\n"
+		"  --seccomp-filter FILE  per-thread seccomp allow-lists from FILE (JSON) instead of kiln's\n"
+		"  --no-seccomp         run without seccomp filters\n"
+		"  --describe-snapshot FILE  print a snapshot's format version and contents, then exit\n"
 		"  --version, --help\n");
+}
+
+/* --describe-snapshot: 0 after the summary, KILN_EXIT_USAGE with one line
+ * naming what is wrong with the file. */
+static int describe_snapshot(const char *path)
+{
+	struct snap_state *st = snap_state_new();
+	char err[SNAP_ERR_MAX];
+	int ret;
+
+	if (!st) {
+		fprintf(stderr, "kiln: --describe-snapshot: out of memory\n");
+		return KILN_EXIT_USAGE;
+	}
+	ret = snap_read_file(path, st, err);
+	if (ret)
+		fprintf(stderr, "kiln: --describe-snapshot: %s\n", err);
+	else
+		snap_describe(st, stdout);
+	snap_state_free(st);
+	return ret ? KILN_EXIT_USAGE : KILN_EXIT_OK;
 }
 
 static int parse_cli(int argc, char **argv, struct cli *cli)
 {
 	enum { OPT_CONFIG = 256, OPT_API_SOCK, OPT_NO_API, OPT_ID, OPT_BOOT_TIMER, OPT_LOG_PATH,
 	       OPT_LEVEL, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN, OPT_METRICS_PATH, OPT_KVM, OPT_VERSION,
-	       OPT_HELP };
+	       OPT_HELP, OPT_NO_SECCOMP, OPT_SECCOMP_FILTER, OPT_DESCRIBE_SNAPSHOT };
 	static const struct option opts[] = {
 		{ "config-file", required_argument, NULL, OPT_CONFIG },
 		{ "api-sock", required_argument, NULL, OPT_API_SOCK },
@@ -82,6 +114,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{ "kvm", required_argument, NULL, OPT_KVM },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+		{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
+		{ "describe-snapshot", required_argument, NULL, OPT_DESCRIBE_SNAPSHOT },
 		{ 0 },
 	};
 	int c;
@@ -108,8 +143,11 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case OPT_SHOW_ORIGIN: cli->show_origin = true; break;
 		case OPT_METRICS_PATH: cli->metrics_path = optarg; break;
 		case OPT_KVM: cli->kvm_path = optarg; break;
+		case OPT_NO_SECCOMP: cli->no_seccomp = true; break;
+		case OPT_SECCOMP_FILTER: cli->seccomp_filter = optarg; break;
 		case OPT_VERSION: printf("kiln %s\n", KILN_VERSION); exit(KILN_EXIT_OK);
 		case OPT_HELP: usage(stdout); exit(KILN_EXIT_OK);
+		case OPT_DESCRIBE_SNAPSHOT: exit(describe_snapshot(optarg));
 		default: usage(stderr); return -EINVAL;
 		}
 	}
@@ -119,6 +157,10 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 	}
 	if (cli->no_api && !cli->config_file) {
 		fprintf(stderr, "kiln: --no-api needs --config-file (there would be no way to start a VM)\n");
+		return -EINVAL;
+	}
+	if (cli->no_seccomp && cli->seccomp_filter) {
+		fprintf(stderr, "kiln: --no-seccomp and --seccomp-filter contradict each other\n");
 		return -EINVAL;
 	}
 	if (vmm_id_check(cli->id)) {
@@ -201,6 +243,30 @@ static int exit_code_for(enum vm_exit_reason reason, const struct vmm *vmm)
 	}
 }
 
+#ifdef KILN_HAVE_SECCOMP
+/* Builds the filters (before any thread exists) and arms the SIGSYS report. */
+static int setup_seccomp(const struct cli *cli, struct seccomp_policy *pol)
+{
+	char err[SECCOMP_ERR_MAX] = "";
+	int ret;
+
+	if (cli->no_seccomp) {
+		LOG_WARN("seccomp filters are off (--no-seccomp)");
+		return 0;
+	}
+	ret = cli->seccomp_filter ? seccomp_policy_load_file(pol, cli->seccomp_filter, err) :
+				    seccomp_policy_builtin(pol, err);
+	if (ret) {
+		fprintf(stderr, "kiln: %s%s\n", cli->seccomp_filter ? "--seccomp-filter: " : "seccomp: ", err);
+		return ret;
+	}
+	ret = seccomp_trap_install() ?: seccomp_activate(pol);
+	if (ret)
+		fprintf(stderr, "kiln: seccomp: %s\n", strerror(-ret));
+	return ret;
+}
+#endif
+
 static void block_signals(void)
 {
 	sigset_t sigs;
@@ -218,6 +284,9 @@ static void block_signals(void)
 int main(int argc, char **argv)
 {
 	static struct vmm vmm; /* large (vCPU table); lives for the whole process */
+#ifdef KILN_HAVE_SECCOMP
+	static struct seccomp_policy seccomp; /* read by every thread until exit */
+#endif
 	struct vmm_options opt = {
 		.version = KILN_VERSION,
 		.vm = { .serial_out_fd = STDOUT_FILENO, .serial_in_fd = STDIN_FILENO },
@@ -241,6 +310,16 @@ int main(int argc, char **argv)
 		vm_config_free(&cfg);
 		return KILN_EXIT_USAGE;
 	}
+	/* The filters are built before the first thread starts. */
+#ifdef KILN_HAVE_SECCOMP
+	if (setup_seccomp(&cli, &seccomp)) {
+#else
+	if (cli.seccomp_filter) {
+		fprintf(stderr, "kiln: --seccomp-filter: this kiln was built without seccomp\n");
+#endif
+		vm_config_free(&cfg);
+		return KILN_EXIT_USAGE;
+	}
 	if (!cli.no_api && api_channel_create(&ch)) {
 		fprintf(stderr, "kiln: cannot create the API channel\n");
 		vm_config_free(&cfg);
@@ -260,6 +339,10 @@ int main(int argc, char **argv)
 	vmm.cfg = cfg; /* the VMM owns it from here */
 	if (cli.metrics_path && vmm_metrics_open(&vmm.metrics, cli.metrics_path, err)) {
 		fprintf(stderr, "kiln: --metrics-path: %s\n", err);
+		goto out;
+	}
+	if (vmm_config_sinks_apply(&vmm, err)) {
+		fprintf(stderr, "kiln: --config-file: %s\n", err);
 		goto out;
 	}
 	if (ch) {
@@ -287,6 +370,14 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+#ifdef KILN_HAVE_SECCOMP
+	/* From here on this thread handles guest and API input. */
+	if (seccomp_thread_install(SECCOMP_ROLE_VMM)) {
+		LOG_ERR("cannot install the VMM thread's seccomp filter");
+		ret = KILN_EXIT_VM_ERROR;
+		goto out;
+	}
+#endif
 	reason = vmm_run(&vmm);
 	if (vmm.vm_built)
 		vm_log_stats(&vmm.vm);

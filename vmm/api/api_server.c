@@ -16,6 +16,10 @@
 #include <unistd.h>
 
 #include "vmm/log/log.h"
+#ifdef KILN_HAVE_SECCOMP
+#include "vmm/seccomp/thread_filter.h"
+#endif
+#include "vmm/probe.h"
 
 /* One request's state across libmicrohttpd's calls to the handler. */
 struct api_conn {
@@ -57,6 +61,8 @@ static void api_log_request(const char *method, const char *url, const struct ap
 	char m[16], u[160], body[API_FAULT_MAX + 32];
 	uint64_t us = (api_now_ns() - start_ns) / 1000;
 
+	/* Before the log line, so the probe's latency leaves out logging. */
+	KILN_PROBE(api_request_end, method, url, resp->status);
 	api_log_clean(m, sizeof(m), method);
 	api_log_clean(u, sizeof(u), url);
 	if (resp->status >= 400 && resp->body) {
@@ -119,6 +125,7 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 		if (!c)
 			return MHD_NO;
 		c->start_ns = api_now_ns();
+		KILN_PROBE(api_request_start, method, url);
 		*con_cls = c;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
@@ -259,6 +266,23 @@ int api_socket_listen(const char *path, char err[API_SERVER_ERR_MAX])
 	return fd;
 }
 
+/* Starts libmicrohttpd's thread on srv->listen_fd.  0 or -EIO. */
+static int api_mhd_start(void *arg)
+{
+	struct api_server *srv = arg;
+
+	srv->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+				    api_access, srv,
+				    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
+				    MHD_OPTION_NOTIFY_CONNECTION, api_connection, NULL,
+				    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
+				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONN_TIMEOUT_S,
+				    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONN_LIMIT,
+				    MHD_OPTION_NOTIFY_COMPLETED, api_completed, srv,
+				    MHD_OPTION_END);
+	return srv->mhd ? 0 : -EIO;
+}
+
 int api_server_start(struct api_server *srv, const char *path, const struct api_dispatcher *disp,
 		     char err[API_SERVER_ERR_MAX])
 {
@@ -283,21 +307,19 @@ int api_server_start(struct api_server *srv, const char *path, const struct api_
 	srv->ino = st.st_ino;
 	snprintf(srv->path, sizeof(srv->path), "%s", path);
 
-	srv->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-				    api_access, srv,
-				    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
-				    MHD_OPTION_NOTIFY_CONNECTION, api_connection, NULL,
-				    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONN_TIMEOUT_S,
-				    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONN_LIMIT,
-				    MHD_OPTION_NOTIFY_COMPLETED, api_completed, srv,
-				    MHD_OPTION_END);
-	if (!srv->mhd) {
+#ifdef KILN_HAVE_SECCOMP
+	/* libmicrohttpd's thread keeps the filter of the thread that starts it:
+	 * start it from one under the api filter (the socket is made already). */
+	if (seccomp_run_as(SECCOMP_ROLE_API, api_mhd_start, srv) && !srv->mhd) {
+#else
+	if (api_mhd_start(srv) && !srv->mhd) {
+#endif
 		snprintf(err, API_SERVER_ERR_MAX, "API socket %s: cannot start the HTTP server", path);
 		api_server_stop(srv);
 		return -EIO;
 	}
 	srv->listen_fd = -1; /* the daemon owns it now and closes it when stopped */
+	KILN_PROBE(api_socket_ready);
 	return 0;
 }
 

@@ -15,6 +15,9 @@
 #include "vmm/core/vm.h"
 #include "vmm/core/x86_boot.h"
 #include "vmm/log/log.h"
+#ifdef KILN_HAVE_SECCOMP
+#include "vmm/seccomp/thread_filter.h"
+#endif
 #include "vmm/probe.h"
 
 /* The signal that kicks a vCPU thread out of KVM_RUN.  Its handler does
@@ -337,6 +340,13 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+#ifdef KILN_HAVE_SECCOMP
+	/* Before the first KVM_RUN: from here the guest drives this thread. */
+	if (seccomp_thread_install(SECCOMP_ROLE_VCPU)) {
+		vcpu_fail(vcpu, "cannot install the vCPU seccomp filter");
+		return NULL;
+	}
+#endif
 
 	for (;;) {
 		if (vcpu_honour_request(vcpu) == VCPU_STOP)
