@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from kiln_harness import IMAGES, KilnRun, NetNs, kiln_binary, netns_usable, write_config  # noqa: E402
+from kiln_harness import IMAGES, ROOT, KilnRun, NetNs, kiln_binary, netns_usable, write_config  # noqa: E402
 
 KERNEL = IMAGES / "kernel" / "vmlinux"
 ROOTFS_CPIO = IMAGES / "rootfs" / "rootfs.cpio"
@@ -58,49 +58,8 @@ H2G_VSOCK_PORT, G2H_VSOCK_PORT = 5100, 5101
 SEQ_REQ, RAND_REQ = 128 * 1024, 4096
 CHUNK = 64 * 1024
 
-# Run inside the namespace (ip netns exec ... python3 -c): one TCP stream of
-# the agent's pattern (byte i is i % 251).  "serve PORT TIMEOUT" receives to
-# EOF and times first to last byte; "send HOST PORT KIB" sends and waits for
-# the "got N" reply.  Prints one JSON line.
-NETNS_HELPER = r"""
-import json, socket, sys, time
-BASE = bytes(i % 251 for i in range(251)) * (65536 // 251 + 2)
-def pattern(off, n):
-    return BASE[off % 251:off % 251 + n]
-mode = sys.argv[1]
-if mode == "serve":
-    port = int(sys.argv[2])
-    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("0.0.0.0", port)); ls.listen(1); ls.settimeout(float(sys.argv[3]))
-    print(json.dumps({"listening": port}), flush=True)
-    c, _ = ls.accept(); c.settimeout(120)
-    got, bad, first, last = 0, None, None, None
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        last = time.monotonic()
-        first = first if first is not None else last
-        if bad is None and b != pattern(got, len(b)):
-            bad = got
-        got += len(b)
-    c.sendall(b"got %d\n" % got); c.close()
-    print(json.dumps({"bytes": got, "bad_at": bad, "seconds": (last - first) if got else 0}), flush=True)
-else:
-    host, port, kib = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    s = socket.create_connection((host, port), timeout=120)
-    t0 = time.monotonic()
-    for off in range(0, kib * 1024, 65536):
-        s.sendall(pattern(off, min(65536, kib * 1024 - off)))
-    s.shutdown(socket.SHUT_WR)
-    reply = b""
-    while not reply.endswith(b"\n"):
-        b = s.recv(64)
-        if not b:
-            break
-        reply += b
-    print(json.dumps({"reply": reply.decode(), "seconds": time.monotonic() - t0}), flush=True)
-"""
+# The host side of the TCP streams, run inside the namespace.
+NETNS_PEER = ROOT / "integration" / "netns_peer.py"
 
 
 # ---------------------------------------------------------------- host side
@@ -144,7 +103,7 @@ def host_direct_read(path: Path, seconds: float, req: int, rand: bool) -> dict:
 
 
 def netns_helper(ns: NetNs, *args) -> subprocess.Popen:
-    return subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", NETNS_HELPER, *map(str, args)],
+    return subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, str(NETNS_PEER), *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -24,6 +24,9 @@ void agent_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int agent_file_read(const char *path, char *buf, size_t size);
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long agent_now_ms(void);
+/* Reads until '\n', EOF or a full buffer (one byte at a time: the peer's
+ * next bytes stay unread); the line's length without '\n', or -errno. */
+ssize_t agent_read_line(int fd, char *buf, size_t size);
 
 /* checks_net.c */
 int check_ifup(const char *arg, char *detail, size_t len);

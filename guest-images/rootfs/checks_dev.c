@@ -398,24 +398,6 @@ static void stream_timeouts(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* Reads the peer's "got N" line (to '\n' or EOF); 0 or -errno. */
-static int stream_reply(int fd, char *reply, size_t size)
-{
-	size_t got = 0;
-
-	while (got + 1 < size) {
-		ssize_t n = read(fd, reply + got, 1);
-
-		if (n < 0)
-			return -errno;
-		if (n == 0 || reply[got] == '\n')
-			break;
-		got++;
-	}
-	reply[got] = '\0';
-	return 0;
-}
-
 int check_vsocksend(const char *arg, char *detail, size_t len)
 {
 	struct sockaddr_vm host = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST };
@@ -458,8 +440,11 @@ int check_vsocksend(const char *arg, char *detail, size_t len)
 			sent += (unsigned long long)w;
 	}
 	shutdown(fd, SHUT_WR);
-	if (!err)
-		err = -stream_reply(fd, reply, sizeof(reply));
+	if (!err) {
+		ssize_t r = agent_read_line(fd, reply, sizeof(reply));
+
+		err = r < 0 ? (int)-r : 0;
+	}
 	ms = agent_now_ms() - start;
 	close(fd);
 	if (err) {

@@ -79,24 +79,6 @@ static size_t pattern_check(const unsigned char *buf, size_t n, unsigned long lo
 	return n;
 }
 
-/* Reads until '\n', EOF or a full buffer; returns the length (the line without '\n') or -errno. */
-static ssize_t read_line(int fd, char *buf, size_t size)
-{
-	size_t used = 0;
-
-	while (used + 1 < size) {
-		ssize_t n = read(fd, buf + used, 1);
-
-		if (n < 0)
-			return -errno;
-		if (n == 0 || buf[used] == '\n')
-			break;
-		used++;
-	}
-	buf[used] = '\0';
-	return (ssize_t)used;
-}
-
 static int write_all(int fd, const void *buf, size_t n)
 {
 	const char *p = buf;
@@ -324,7 +306,7 @@ int check_tcpsend(const char *arg, char *detail, size_t len)
 	shutdown(fd, SHUT_WR);
 	reply[0] = '\0';
 	if (!r) {
-		ssize_t got = read_line(fd, reply, sizeof(reply));
+		ssize_t got = agent_read_line(fd, reply, sizeof(reply));
 
 		if (got < 0)
 			r = (int)got;
@@ -484,7 +466,7 @@ int check_vsockconnect(const char *arg, char *detail, size_t len)
 	}
 	snprintf(line, sizeof(line), "kiln-agent vsock port %u pid %d\n", port, (int)getpid());
 	r = write_all(fd, line, strlen(line));
-	n = r ? r : read_line(fd, reply, sizeof(reply));
+	n = r ? r : agent_read_line(fd, reply, sizeof(reply));
 	close(fd);
 	if (n < 0) {
 		snprintf(detail, len, "port=%u: %s", port, strerror((int)-n));

@@ -88,6 +88,23 @@ long long agent_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+ssize_t agent_read_line(int fd, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	while (used + 1 < size) {
+		ssize_t n = read(fd, buf + used, 1);
+
+		if (n < 0)
+			return -errno;
+		if (n == 0 || buf[used] == '\n')
+			break;
+		used++;
+	}
+	buf[used] = '\0';
+	return (ssize_t)used;
+}
+
 /* --- boot ------------------------------------------------------------------ */
 
 static void fs_mount(const char *src, const char *dir, const char *type, unsigned long flags,
