@@ -40,6 +40,20 @@
 #include "bench/probes/probe_report.h"
 #include "kiln.skel.h"
 
+/* Hands every entry of a hash map of __u64 counters keyed by key_type to
+ * add(r, &key, count).  A macro so each map keeps its own key type. */
+#define MAP_WALK(map_fd, key_type, add, r)                                     \
+	do {                                                                   \
+		key_type key_, next_, *prev_ = NULL;                           \
+		__u64 n_;                                                      \
+		while (!bpf_map_get_next_key((map_fd), prev_, &next_)) {       \
+			if (!bpf_map_lookup_elem((map_fd), &next_, &n_))       \
+				add((r), &next_, n_);                          \
+			key_ = next_;                                          \
+			prev_ = &key_;                                         \
+		}                                                              \
+	} while (0)
+
 #define EXIT_TIMEOUT 124
 #define EXIT_NO_BPF 3
 #define EXIT_USAGE 2
@@ -344,42 +358,9 @@ static void session_collect(struct probe_session *s)
 		free(per);
 	}
 
-	{
-		struct exit_key key, next, *prev = NULL;
-		__u64 n;
-
-		fd = bpf_map__fd(k->maps.exits);
-		while (!bpf_map_get_next_key(fd, prev, &next)) {
-			if (!bpf_map_lookup_elem(fd, &next, &n))
-				probe_report_add_exit(r, &next, n);
-			key = next;
-			prev = &key;
-		}
-	}
-	{
-		struct pio_key key, next, *prev = NULL;
-		__u64 n;
-
-		fd = bpf_map__fd(k->maps.pio);
-		while (!bpf_map_get_next_key(fd, prev, &next)) {
-			if (!bpf_map_lookup_elem(fd, &next, &n))
-				probe_report_add_pio(r, &next, n);
-			key = next;
-			prev = &key;
-		}
-	}
-	{
-		struct mmio_key key, next, *prev = NULL;
-		__u64 n;
-
-		fd = bpf_map__fd(k->maps.mmio);
-		while (!bpf_map_get_next_key(fd, prev, &next)) {
-			if (!bpf_map_lookup_elem(fd, &next, &n))
-				probe_report_add_mmio(r, &next, n);
-			key = next;
-			prev = &key;
-		}
-	}
+	MAP_WALK(bpf_map__fd(k->maps.exits), struct exit_key, probe_report_add_exit, r);
+	MAP_WALK(bpf_map__fd(k->maps.pio), struct pio_key, probe_report_add_pio, r);
+	MAP_WALK(bpf_map__fd(k->maps.mmio), struct mmio_key, probe_report_add_mmio, r);
 }
 
 /* VmRSS or VmHWM of pid in KiB from /proc, 0 when unreadable. */
