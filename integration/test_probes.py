@@ -21,7 +21,8 @@ import probe_run  # noqa: E402
 BOOT_TIMEOUT = 60
 USDT = ["vm_build_start", "vm_build_end", "vcpu_first_run", "boot_timer", "api_socket_ready",
         "virtio_notify_handled", "virtio_process_done", "virtio_irq", "api_request_start",
-        "api_request_end"]
+        "api_request_end", "snapshot_create_start", "snapshot_create_end", "snapshot_load_start",
+        "snapshot_load_end"]
 TRACEPOINTS = ["sched_process_exec", "kvm_userspace_exit", "kvm_pio", "kvm_mmio"]
 
 
@@ -126,6 +127,68 @@ def test_timeout_ends_the_child(probes, workdir):
     r = probe_run.run_probed(["/bin/sleep", "30"], workdir, 1)
     assert r.rc == probe_run.EXIT_TIMEOUT and r.report["timed_out"]
     assert r.wall_s < 20
+
+
+def test_snapshot_create_and_load_on_the_timeline(probes, workdir):
+    """The snapshot markers: a tick guest paused and snapshotted under
+    kiln-probe, then the snapshot loaded into a second kiln under kiln-probe;
+    each report has the start and end of its operation, in order."""
+    import threading
+    from test_api import curl
+
+    sock, snap, mem = workdir / "api.sock", workdir / "vm.snap", workdir / "vm.mem"
+    cfg = probe_run.kiln_config(workdir, ktg_elf(), "tick=1 tick_ms=50")
+    errors = []
+
+    def drive():
+        try:
+            deadline = time.monotonic() + BOOT_TIMEOUT
+            while not (workdir / "console.out").exists() or "KTG: tick 3 " not in \
+                    (workdir / "console.out").read_text(errors="replace"):
+                assert time.monotonic() < deadline, "the guest never ticked"
+                time.sleep(0.05)
+            assert curl(str(sock), "PATCH", "/vm", '{"state": "Paused"}')[0] == 204
+            body = json.dumps({"snapshot_type": "Full", "snapshot_path": str(snap), "mem_file_path": str(mem)})
+            status, text, _ = curl(str(sock), "PUT", "/snapshot/create", body)
+            assert status == 204, text
+        except Exception as e:  # reported by the test body
+            errors.append(e)
+
+    t = threading.Thread(target=drive)
+    t.start()
+    r = probe_run.run_probed([kiln_binary(), "--config-file", cfg, "--api-sock", sock], workdir, 8)
+    t.join(30)
+    assert not errors, errors
+    tl = r.report["timeline_us"]
+    assert 0 < tl["snapshot_create_start"] <= tl["snapshot_create_end"], tl
+    assert tl["snapshot_load_start"] is None, tl
+
+    load_dir = workdir / "load"
+    load_dir.mkdir()
+    sock2 = load_dir / "api.sock"
+
+    def load():
+        try:
+            deadline = time.monotonic() + 30
+            while not sock2.exists():
+                assert time.monotonic() < deadline, "no API socket"
+                time.sleep(0.02)
+            body = json.dumps({"snapshot_path": str(snap),
+                               "mem_backend": {"backend_type": "File", "backend_path": str(mem)},
+                               "resume_vm": True})
+            status, text, _ = curl(str(sock2), "PUT", "/snapshot/load", body)
+            assert status == 204, text
+        except Exception as e:
+            errors.append(e)
+
+    t = threading.Thread(target=load)
+    t.start()
+    r2 = probe_run.run_probed([kiln_binary(), "--api-sock", sock2], load_dir, 6)
+    t.join(30)
+    assert not errors, errors
+    tl2 = r2.report["timeline_us"]
+    assert 0 < tl2["snapshot_load_start"] <= tl2["snapshot_load_end"], tl2
+    assert "KTG: tick" in (load_dir / "console.out").read_text(errors="replace"), "the restored guest never ticked"
 
 
 def test_attach_by_pid_sees_api_requests(probes, workdir):

@@ -351,6 +351,34 @@ int BPF_USDT(on_api_ready)
 }
 
 SEC("usdt")
+int BPF_USDT(on_snap_create_start)
+{
+	mark_first(MARK_SNAP_CREATE_START, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(on_snap_create_end)
+{
+	mark_first(MARK_SNAP_CREATE_END, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(on_snap_load_start)
+{
+	mark_first(MARK_SNAP_LOAD_START, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(on_snap_load_end)
+{
+	mark_first(MARK_SNAP_LOAD_END, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("usdt")
 int BPF_USDT(on_notify_handled, unsigned int slot, unsigned int queue)
 {
 	__u64 now = bpf_ktime_get_ns(), *n;

@@ -310,6 +310,10 @@ static int session_open(struct probe_session *s, struct probe_report *r, int pid
 	attach_usdt(r, k->progs.on_irq, pid, binary, "virtio_irq", l++);
 	attach_usdt(r, k->progs.on_api_start, pid, binary, "api_request_start", l++);
 	attach_usdt(r, k->progs.on_api_end, pid, binary, "api_request_end", l++);
+	attach_usdt(r, k->progs.on_snap_create_start, pid, binary, "snapshot_create_start", l++);
+	attach_usdt(r, k->progs.on_snap_create_end, pid, binary, "snapshot_create_end", l++);
+	attach_usdt(r, k->progs.on_snap_load_start, pid, binary, "snapshot_load_start", l++);
+	attach_usdt(r, k->progs.on_snap_load_end, pid, binary, "snapshot_load_end", l++);
 	s->rb = ring_buffer__new(bpf_map__fd(k->maps.samples), on_sample, s, NULL);
 	if (!s->rb)
 		return -errno ? -errno : -ENOMEM;

@@ -19,6 +19,10 @@ enum probe_mark {
 	MARK_BOOT_WRITE,        /* kvm_mmio: the guest wrote 123 to the boot-timer address */
 	MARK_BOOT_TIMER,        /* USDT boot_timer (kiln's device saw that write) */
 	MARK_API_READY,         /* USDT api_socket_ready */
+	MARK_SNAP_CREATE_START, /* USDT snapshot_create_start (the first snapshot) */
+	MARK_SNAP_CREATE_END,   /* USDT snapshot_create_end */
+	MARK_SNAP_LOAD_START,   /* USDT snapshot_load_start */
+	MARK_SNAP_LOAD_END,     /* USDT snapshot_load_end */
 	MARK_LAST_EXIT,         /* latest kvm_userspace_exit (updated every time) */
 	MARK_MAX,
 };

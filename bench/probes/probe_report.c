@@ -30,6 +30,10 @@ static const struct {
 	{ MARK_FIRST_MMIO, "first_mmio", "kvm_mmio" },
 	{ MARK_BOOT_WRITE, "boot_timer_write", "kvm_mmio" },
 	{ MARK_BOOT_TIMER, "boot_timer_device", "usdt:boot_timer" },
+	{ MARK_SNAP_CREATE_START, "snapshot_create_start", "usdt:snapshot_create_start" },
+	{ MARK_SNAP_CREATE_END, "snapshot_create_end", "usdt:snapshot_create_end" },
+	{ MARK_SNAP_LOAD_START, "snapshot_load_start", "usdt:snapshot_load_start" },
+	{ MARK_SNAP_LOAD_END, "snapshot_load_end", "usdt:snapshot_load_end" },
 	{ MARK_LAST_EXIT, "last_userspace_exit", "kvm_userspace_exit" },
 };
 

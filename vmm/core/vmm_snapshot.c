@@ -10,6 +10,7 @@
 #include "vmm/core/vmm.h"
 #include "vmm/core/vmm_loop.h"
 #include "vmm/log/log.h"
+#include "vmm/probe.h"
 
 static void vmm_snapshot_create(struct vmm *vmm, const struct api_snapshot_create *c, struct api_result *res)
 {
@@ -109,8 +110,13 @@ static void vmm_snapshot_load(struct vmm *vmm, const struct api_snapshot_load *l
 
 void vmm_api_snapshot(struct vmm *vmm, const struct api_request *req, struct api_result *res)
 {
-	if (req->op == API_OP_SNAPSHOT_CREATE)
+	if (req->op == API_OP_SNAPSHOT_CREATE) {
+		KILN_PROBE(snapshot_create_start);
 		vmm_snapshot_create(vmm, &req->u.snapshot_create, res);
-	else
+		KILN_PROBE(snapshot_create_end, res->err);
+	} else {
+		KILN_PROBE(snapshot_load_start);
 		vmm_snapshot_load(vmm, &req->u.snapshot_load, res);
+		KILN_PROBE(snapshot_load_end, res->err);
+	}
 }
