@@ -70,7 +70,11 @@ struct fz_vsock {
 	uint8_t payload[TX_BUF];
 	uint8_t rxbuf[VIRTIO_VSOCK_HDR_SIZE + 65536];
 	struct vsock_metrics last;
-	bool ev_trusted; /* no raw chain/poke/register write since the event buffers were posted */
+	/* The rings are as the mock laid them out: no raw chain, poke or
+	 * register write since the last negotiation.  Otherwise a poke may have
+	 * moved a used index over bytes no device wrote, and what the mock then
+	 * reads from the used ring says nothing about the device. */
+	bool ev_trusted, rx_trusted;
 };
 
 static struct fz_vsock *z;
@@ -164,6 +168,7 @@ static void rx_forget(void)
 {
 	memset(z->vm.rx_gpa_of, 0, sizeof(z->vm.rx_gpa_of));
 	z->ev_trusted = false;
+	z->rx_trusted = false;
 	pairs_forget();
 }
 
@@ -175,8 +180,8 @@ static void reap(void)
 	int ret;
 
 	while ((ret = vsock_mock_recv(&z->vm, &p, NULL, 0, &used)) >= 0) {
-		if (ret == 1)
-			continue; /* one of our raw chains */
+		if (ret == 1 || !z->rx_trusted)
+			continue; /* one of our raw chains, or a used ring a poke may have moved */
 		if (used < VIRTIO_VSOCK_HDR_SIZE) {
 			FUZZ_CHECK(used == 0, "rx used length %u", used);
 			continue;
@@ -470,6 +475,7 @@ static void run_op(struct fz *f, unsigned int *renegotiations)
 			z->vm.rx_outstanding = 0;
 			z->vm.ev_outstanding = 0;
 			z->ev_trusted = true;
+			z->rx_trusted = true;
 			pairs_forget();
 		}
 		break;
@@ -533,6 +539,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(z->pairs, 0, sizeof(z->pairs));
 	memset(&z->last, 0, sizeof(z->last));
 	z->ev_trusted = true;
+	z->rx_trusted = true;
 	for (unsigned int i = 0; i < MAX_HOST; i++)
 		z->host[i] = -1;
 	z->next_host = 0;
