@@ -42,6 +42,14 @@ def netns():
 
 
 @pytest.fixture
+def short_dir():
+    """A short directory for Unix sockets (sun_path holds 107 bytes)."""
+    d = tempfile.mkdtemp(prefix="kiln-sd-", dir="/tmp")
+    yield Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
 def need_kvm():
     if not kvm_usable():
         loud("SKIPPED: /dev/kvm is not usable on this host; KVM boot tests did NOT run")
@@ -57,3 +65,30 @@ def pytest_terminal_summary(terminalreporter):
     for msg in LOUD_MESSAGES:
         terminalreporter.write_line(f"!! {msg}", red=True, bold=True)
     terminalreporter.write_line(bar, red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def userspace_snapshot():
+    """The user-space tier's Linux guest, booted once per session and
+    snapshotted while its agent waits for commands (linux_snapshot.py).
+    Skips loudly where KVM, Linux user space or network namespaces are
+    missing; a failed boot fails every test that uses it, without a retry."""
+    from linux_images import KERNEL_DIR, need, userspace_runnable
+    from linux_snapshot import ROOTFS_CPIO, UserspaceSnapshot
+
+    if not kvm_usable():
+        loud("SKIPPED: /dev/kvm is not usable on this host; KVM boot tests did NOT run")
+        pytest.skip("SKIPPED LOUDLY: /dev/kvm not usable")
+    ok, why = userspace_runnable()
+    if not ok:
+        loud(f"NOT RUNNABLE on this host (user-space tier): {why}")
+        pytest.skip(f"NOT RUNNABLE (loud): {why}")
+    if not netns_usable():
+        loud("SKIPPED: no root, /dev/net/tun or ip(8): the user-space tier did NOT run")
+        pytest.skip("SKIPPED LOUDLY: cannot create a network namespace with a TAP")
+    kernel = need(KERNEL_DIR / "vmlinux")
+    need(ROOTFS_CPIO)
+    snap = UserspaceSnapshot(kernel)
+    print(f"user-space snapshot: boot to agent {snap.boot_s:.1f} s, Full snapshot {snap.snapshot_ms:.0f} ms")
+    yield snap
+    snap.close()

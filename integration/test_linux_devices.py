@@ -8,8 +8,10 @@ a balloon with statistics and an entropy device, all in one VM.
   the guest drivers at work (block reads, balloon statistics and inflation,
   entropy requests) and no device or transport errors.
 - User-space tier (hardware KVM, or PVM with our kernel's patches; NOT
-  RUNNABLE, loudly, elsewhere): one boot of the rootfs agent
-  (guest-images/rootfs, kiln.agent=checks) while this test plays the host:
+  RUNNABLE, loudly, elsewhere): the session's snapshot of the rootfs agent
+  (guest-images/rootfs, kiln.agent=serve; linux_snapshot.py) restored into a
+  kiln of this test's, with the NIC moved to this test's TAP, while this
+  test feeds the agent its checks and plays the host:
   static IPv4 on eth0, ping both ways, TCP streams both ways with the pattern
   checked at each end, vsock echo both ways, 4 KiB from /dev/hwrng, a
   balloon target that shrinks the guest's MemTotal and kiln's RSS, and a
@@ -21,44 +23,36 @@ Timeouts: every wait has one; the namespace, sockets and helper processes
 are removed at teardown."""
 import json
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from kiln_harness import IMAGES, is_pvm_host, loud, write_config
-from linux_images import INITRAMFS, KERNEL_DIR, LINUX_ARGS, LINUX_TIMEOUT, need, userspace_runnable
-from test_api import ok, wait_api
+from kiln_harness import is_pvm_host, write_config
+from linux_images import INITRAMFS, KERNEL_DIR, LINUX_ARGS, LINUX_TIMEOUT, need
+from linux_snapshot import BLK_BUCKET, DATA_DISK_MIB, GUEST_MAC, NET_BUCKET, STEP_TIMEOUT, VSOCK_CID
+from test_api import ok
 
 pytestmark = pytest.mark.linux
 
-ROOTFS_CPIO = IMAGES / "rootfs" / "rootfs.cpio"
-MEM_MIB = 256
-GUEST_MAC = "06:00:0a:c9:00:02"
+MEM_MIB = 256             # the kernel tier's VM
 HOST_IP, GUEST_IP, PREFIX = "10.201.0.1", "10.201.0.2", 24
-VSOCK_CID = 3
 H2G_VSOCK_PORT, G2H_VSOCK_PORT = 5000, 5001
 H2G_TCP_PORT, G2H_TCP_PORT = 7000, 7001
-STEP_TIMEOUT = 180        # one guest step the host waits for (slow under PVM)
-DATA_DISK_MIB = 32
 SECTOR = 512
 
-# Rate limiters: Firecracker's token bucket, refill rate = size / refill_time.
-# The bucket starts full, so the first `size` bytes pass at once; the
-# expected time for N bytes is (N - size) / rate.
-BLK_BUCKET = {"size": 256 * 1024, "refill_time": 250}   # 1 MiB/s
+# Rate limiters (BLK_BUCKET 1 MiB/s, NET_BUCKET 64 KiB/s, set in the
+# snapshotted VM): the bucket starts full, so the first `size` bytes pass at
+# once; the expected time for N bytes is (N - size) / rate.
 BLK_READ_MIB = 3
 # Well below what the guest's TCP reaches unthrottled under PVM (~330 KiB/s).
 # Timed on the host from the first to the last byte: the guest's first
 # outgoing connect() of a boot costs 2.5-5 s of emulated kernel set-up under
 # PVM (a second one takes ~20 ms), which the agent's own ms= includes.
-NET_BUCKET = {"size": 16 * 1024, "refill_time": 250}    # 64 KiB/s
 NET_SEND_KIB = 256
 NET_RECV_KIB = 512        # host -> guest: not limited
 RATE_TOLERANCE = 0.20
@@ -66,7 +60,6 @@ RATE_TOLERANCE = 0.20
 # Under PVM the guest backs ~1 MiB of fresh memory per second, so it touches
 # little; Linux picks the pages it balloons, often never-touched ones, so the
 # target takes most of the guest's free memory, touched pages included.
-USER_MEM_MIB = 128
 BALLOON_TOUCH_MIB = 16    # the agent backs this much guest memory first
 BALLOON_MIB = 96          # then the host sets this target
 RSS_DROP_MIN_KIB = BALLOON_TOUCH_MIB * 1024 // 2
@@ -78,22 +71,6 @@ NETNS_PEER = Path(__file__).resolve().parent / "netns_peer.py"
 
 
 # ---------------------------------------------------------------- helpers
-
-@pytest.fixture
-def short_dir():
-    """A short directory for Unix sockets (sun_path holds 107 bytes)."""
-    d = tempfile.mkdtemp(prefix="kiln-ld-", dir="/tmp")
-    yield Path(d)
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def userspace(need_kvm):
-    ok_, why = userspace_runnable()
-    if not ok_:
-        loud(f"NOT RUNNABLE on this host (user-space device tier): {why}")
-        pytest.skip(f"NOT RUNNABLE (loud): {why}")
-
 
 def sparse_disk(path: Path, mib: int) -> Path:
     with open(path, "wb") as f:
@@ -289,12 +266,10 @@ def expected_seconds(nbytes: int, bucket: dict) -> float:
     return max(nbytes - bucket["size"], 0) / rate
 
 
-def test_userspace_every_device(kiln, workdir, userspace, netns, short_dir):
-    """The whole device set from Linux user space in one boot (see the
-    module docstring); the checks run in the order listed below."""
+def test_userspace_every_device(kiln, workdir, userspace_snapshot, netns, short_dir):
+    """The whole device set from Linux user space in one restored VM (see
+    the module docstring); the checks run in the order listed below."""
     netns.run("ip", "addr", "add", f"{HOST_IP}/{PREFIX}", "dev", netns.tap)
-    disk = sparse_disk(workdir / "data.img", DATA_DISK_MIB)
-    uds, api = short_dir / "v.sock", str(short_dir / "api.sock")
     metrics = workdir / "metrics.json"
     checks = [
         f"ifup:{GUEST_IP}/{PREFIX}", f"ping:{HOST_IP}:3", f"hwrng:{HWRNG_BYTES}",
@@ -303,21 +278,17 @@ def test_userspace_every_device(kiln, workdir, userspace, netns, short_dir):
         f"blkrate:vda:{BLK_READ_MIB}", f"touchmem:{BALLOON_TOUCH_MIB}", f"balloon:{BALLOON_MIB}",
         f"vsockecho:{H2G_VSOCK_PORT + 2}",  # holds the guest until the host has measured the balloon
     ]
-    args = f"{LINUX_ARGS} rdinit=/sbin/init kiln.agent=checks " + " ".join(f"kiln.check={c}" for c in checks)
-    extra = device_config(disk, uds, netns, drive_limit=BLK_BUCKET, tx_limit=NET_BUCKET)
-    cfg = write_config(workdir, need(KERNEL_DIR / "vmlinux"), boot_args=args, initrd=need(ROOTFS_CPIO),
-                       vcpus=1, mem_mib=USER_MEM_MIB, extra=extra)
+    uds = short_dir / "v.sock"
     g2h_vsock = VsockEcho(uds, G2H_VSOCK_PORT)
     g2h_tcp = netns_helper(netns, "serve", G2H_TCP_PORT, LINUX_TIMEOUT)
     helpers = [g2h_tcp]
     res: dict = {}
     try:
-        r = kiln("--config-file", str(cfg), "--api-sock", api, "--metrics-path", str(metrics), netns=netns.name)
-        wait_api(r, api)
-        start = time.monotonic()
-        r.wait_for(r"^kiln-init: ready", LINUX_TIMEOUT)
-        res["boot_s"] = time.monotonic() - start
+        g = userspace_snapshot.restore(kiln, netns, short_dir, metrics=metrics)
+        r, api = g.run, g.api
+        res["restore_ms"] = g.restore_ms
         res["rss_ready"] = rss_kib(r.pid)
+        g.send(checks)
 
         # vsock, host -> guest: CONNECT through kiln to the agent's listener.
         r.wait_for(rf"^kiln-init: listening vsock {H2G_VSOCK_PORT}\r?$", STEP_TIMEOUT)
@@ -350,8 +321,8 @@ def test_userspace_every_device(kiln, workdir, userspace, netns, short_dir):
         res["vsock_again"] = vsock_h2g(uds, H2G_VSOCK_PORT + 2, b"after the balloon\n")
         assert res["vsock_again"]["echo"] == b"after the balloon\n", res["vsock_again"]
 
-        m = r.wait_for(r"^KILN-CHECK-DONE pass=(\d+) fail=(\d+)", STEP_TIMEOUT)
-        code = r.wait_exit(180)
+        done = g.wait_done()
+        code = g.reboot()
     finally:
         g2h_vsock.close()
         for p in helpers:
@@ -359,15 +330,17 @@ def test_userspace_every_device(kiln, workdir, userspace, netns, short_dir):
                 p.kill()
                 p.wait(timeout=10)
     out = r.console()
-    lines = {name: check_line(r, name) for name in
-             ("ifup", "ping", "hwrng", "vsockecho", "vsockconnect", "tcprecv", "tcpsend", "blkrate",
-              "touchmem", "balloon")}
-    report = {k: v["_line"] for k, v in lines.items()}
-    print("user-space tier:\n  " + "\n  ".join(report.values()))
-    print(f"  boot to agent {res['boot_s']:.1f} s; host: ping h2g {res['ping_h2g']}, tcp g2h {res['tcp_g2h']}, tcp h2g {res['tcp_h2g']}, "
-          f"RSS at init {res['rss_ready']}, before {res['rss_before']} -> after {res['rss_after']} KiB, stats {res['stats']}")
-    failed = [l["_line"] for l in lines.values() if not l["_pass"]]
-    assert not failed and m.group(2) == "0", "\n".join(failed) or out[-3000:]
+    lines: dict = {}
+    for line in done:  # by name; vsockecho's first line is the one checked below
+        lines.setdefault(line["_name"], line)
+    print("user-space tier:\n  " + "\n  ".join(l["_line"] for l in done))
+    print(f"  restore {res['restore_ms']:.1f} ms (API call); host: ping h2g {res['ping_h2g']}, tcp g2h {res['tcp_g2h']}, "
+          f"tcp h2g {res['tcp_h2g']}, RSS after restore {res['rss_ready']}, before {res['rss_before']} -> after "
+          f"{res['rss_after']} KiB, stats {res['stats']}")
+    failed = [l["_line"] for l in done if not l["_pass"]]
+    assert [l["_name"] for l in done] == [c.split(":")[0] for c in checks], [l["_line"] for l in done]
+    assert not failed, "\n".join(failed) or out[-3000:]
+    assert "Linux version" not in out, "the restored guest booted again"
     assert code == 0, r.log()[-3000:]
 
     # NIC: the guest's static address and MAC; pings both ways.

@@ -4,12 +4,16 @@
  *   shell   (default) /bin/sh on the console; the VM reboots when it exits
  *   reboot  reboot at once
  *   checks  run the kiln.check= self-checks, print one line each, reboot
+ *   serve   read check lists from the console, one line each, and run them;
+ *           a line "reboot" reboots.  The suite snapshots a guest waiting
+ *           here and restores it for each test (integration/linux_snapshot.py).
  * With reboot=k on the command line every reboot ends the VMM with status 0.
  *
  * Console protocol (one line each, for the host test to match):
  *   kiln-init: ready
  *   KILN-CHECK <name> PASS|FAIL <detail>
  *   KILN-CHECK-DONE pass=<n> fail=<n>
+ *   kiln-init: serving            (serve: waiting for the next line)
  * Checks are given as kiln.check=<name>[:<arg>], repeated or comma-separated,
  * and run in that order; see check_table below.  A check that waits for the
  * host first prints "kiln-init: <what> ..." (agent.h).
@@ -28,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
@@ -345,6 +350,14 @@ static int check_rng(const char *arg, char *detail, size_t len)
 	return n > 0;
 }
 
+/* CLOCK_MONOTONIC, for the host to compare across a snapshot and restore. */
+static int check_clock(const char *arg, char *detail, size_t len)
+{
+	(void)arg;
+	snprintf(detail, len, "mono_ms=%lld", agent_now_ms());
+	return 1;
+}
+
 /* Lists the virtio device IDs the kernel found; arg: the expected count. */
 static int check_virtio(const char *arg, char *detail, size_t len)
 {
@@ -379,6 +392,7 @@ static const struct check check_table[] = {
 	{ "vsock", check_vsock },     /* local CID; arg: expected CID */
 	{ "rng", check_rng },         /* reads /dev/hwrng */
 	{ "virtio", check_virtio },   /* virtio device IDs; arg: expected count */
+	{ "clock", check_clock },     /* CLOCK_MONOTONIC in ms */
 	/* Devices end to end (checks_net.c, checks_dev.c: arguments documented there). */
 	{ "ifup", check_ifup },       /* ADDR/PREFIX[@IF]: static IPv4 address, link up */
 	{ "ping", check_ping },       /* ADDR[:N]: ICMP echoes answered */
@@ -450,17 +464,62 @@ static int check_run(const char *spec)
 	return pass;
 }
 
+static void check_list_run(const struct check_list *list)
+{
+	int i, pass = 0;
+
+	for (i = 0; i < list->count; i++)
+		pass += check_run(list->spec[i]);
+	printf("KILN-CHECK-DONE pass=%d fail=%d\n", pass, list->count - pass);
+	fflush(stdout);
+}
+
 static void agent_checks(char *cmdline)
 {
 	struct check_list list = { .count = 0 };
-	int i, pass = 0;
 
 	if (!cmdline_each(cmdline, "kiln.check", check_list_add, &list))
 		check_list_add("cpus,mem,cmdline", &list);
-	for (i = 0; i < list.count; i++)
-		pass += check_run(list.spec[i]);
-	printf("KILN-CHECK-DONE pass=%d fail=%d\n", pass, list.count - pass);
-	fflush(stdout);
+	check_list_run(&list);
+}
+
+/*
+ * Serve: one console line is one comma-separated check list, answered like
+ * kiln.check= lines.  Echo goes off first so the host reads only answers.
+ * The read has no timeout on purpose: a snapshot of the guest is taken while
+ * it waits here, and each restored copy waits for its own host; the host's
+ * waits carry the timeouts.
+ */
+static void agent_serve(void)
+{
+	char line[CMDLINE_MAX];
+	struct termios tio;
+	ssize_t n;
+
+	if (tcgetattr(0, &tio) == 0) {
+		tio.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		tio.c_lflag |= ICANON;
+		tio.c_iflag |= ICRNL;
+		tcsetattr(0, TCSANOW, &tio);
+	}
+	for (;;) {
+		struct check_list list = { .count = 0 };
+
+		agent_say("serving");
+		n = agent_read_line(0, line, sizeof(line));
+		if (reboot_requested || strcmp(line, "reboot") == 0)
+			return;
+		if (n == -EINTR)
+			continue;
+		if (n < 0) {
+			agent_say("console read: %s", strerror((int)-n));
+			return;
+		}
+		if (n == 0)
+			continue;
+		check_list_add(line, &list);
+		check_list_run(&list);
+	}
 }
 
 /* --- shell ---------------------------------------------------------------- */
@@ -535,6 +594,8 @@ int main(void)
 		agent_say("rebooting");
 	} else if (strcmp(agent, "checks") == 0) {
 		agent_checks(cmdline);
+	} else if (strcmp(agent, "serve") == 0) {
+		agent_serve();
 	} else {
 		if (strcmp(agent, "shell") != 0)
 			agent_say("unknown kiln.agent=%s; starting the shell", agent);
