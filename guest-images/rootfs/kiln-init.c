@@ -494,7 +494,6 @@ static void agent_serve(void)
 {
 	char line[CMDLINE_MAX];
 	struct termios tio;
-	ssize_t n;
 
 	if (tcgetattr(0, &tio) == 0) {
 		tio.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
@@ -506,16 +505,20 @@ static void agent_serve(void)
 		struct check_list list = { .count = 0 };
 
 		agent_say("serving");
-		n = agent_read_line(0, line, sizeof(line));
-		if (reboot_requested || strcmp(line, "reboot") == 0)
-			return;
-		if (n == -EINTR)
-			continue;
-		if (n < 0) {
-			agent_say("console read: %s", strerror((int)-n));
+		if (!fgets(line, sizeof(line), stdin)) {
+			if (reboot_requested)
+				return;
+			if (ferror(stdin) && errno == EINTR) {
+				clearerr(stdin);
+				continue;
+			}
+			agent_say("console %s; rebooting", feof(stdin) ? "closed" : strerror(errno));
 			return;
 		}
-		if (n == 0)
+		line[strcspn(line, "\r\n")] = '\0';
+		if (reboot_requested || strcmp(line, "reboot") == 0)
+			return;
+		if (!line[0])
 			continue;
 		check_list_add(line, &list);
 		check_list_run(&list);

@@ -90,6 +90,13 @@ run device-checks 'kiln.agent=checks kiln.check=ifup:10.9.9.9/8@lo,ping:10.9.9.9
 	'^KILN-CHECK vsockecho FAIL want ' '^KILN-CHECK vsockconnect FAIL want ' '^KILN-CHECK hwrng FAIL want ' \
 	'^KILN-CHECK blkrate FAIL want ' '^KILN-CHECK blkwrite FAIL want ' '^KILN-CHECK blkro FAIL dev=/dev/nope ro=\? write=No such file' \
 	'^KILN-CHECK balloon FAIL want ' '^KILN-CHECK-DONE pass=3 fail=11$'
+# serve: one check list per input line, blank lines skipped, "reboot" ends it;
+# end of input ends it too.
+run serve 'kiln.agent=serve' "cpus:$(nproc),clock\n\nbogus\nreboot\n" \
+	'^kiln-init: serving$' "^KILN-CHECK cpus PASS $(nproc)\$" '^KILN-CHECK clock PASS mono_ms=[0-9]+$' \
+	'^KILN-CHECK-DONE pass=2 fail=0$' '^KILN-CHECK bogus FAIL unknown check$' '^KILN-CHECK-DONE pass=0 fail=1$' \
+	'^TEST reboot'
+run serve-eof 'kiln.agent=serve' 'mem:1\n' '^KILN-CHECK mem PASS ' '^kiln-init: console closed; rebooting$' '^TEST reboot'
 
 [ "$fails" -eq 0 ] || ki_die "$fails case(s) failed"
 echo "all kiln-init cases passed"
