@@ -357,7 +357,8 @@ static void *vcpu_thread(void *arg)
 		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				vcpu->run->immediate_exit = 0;
+				/* Atomic: the VMM thread sets it concurrently (vcpu_request). */
+				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				vcpu_count(vcpu, VCPU_EXIT_INTR);
 				continue;
 			}
@@ -397,7 +398,11 @@ void vcpu_request(struct vcpu *vcpu, enum vcpu_request req)
 	pthread_cond_broadcast(&vcpu->cond);
 	pthread_mutex_unlock(&vcpu->lock);
 	if (req != VCPU_RUN && vcpu->run) {
-		vcpu->run->immediate_exit = 1;
+		/* Atomic, and after the request is published under the lock:
+		 * a vCPU clears the flag only before it takes the lock, so it
+		 * either finds the request there or runs into this store (TSan
+		 * saw the plain stores race). */
+		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		if (vcpu->thread_started)
 			pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
 	}
