@@ -8,9 +8,16 @@ guest did not attack still works, and kiln's RSS stays bounded.  One seed runs
 under the ASan+UBSan build (build-asan/, made by ci/fuzz-smoke.sh) when it
 exists; without it that case is skipped loudly.
 
+With hostile_smp=1 (and smp=1) the guest's APs attack too, each with its own
+PRNG, at the same time as the BSP: the devices' registers are hit from several
+vCPU threads at once.  The guest prints how many actions each AP took; every
+AP must have taken some.
+
 A failing seed reproduces with the same command line, e.g.
   boot_args "virtio=1 hostile=2000 seed=<s> hostile_dev=0 blkwrite=1 exit=reset"
-and two drives (0: read-only, 1: read-write)."""
+and two drives (0: read-only, 1: read-write); for the SMP cases
+  boot_args "smp=1 hostile_smp=1 virtio=1 rng=1 hostile=2000 seed=<s> exit=reset"
+with <vcpus> vCPUs and the devices of every_device_kind()."""
 import hashlib
 import os
 import re
@@ -58,11 +65,12 @@ def rss_kib(pid):
     return None
 
 
-def run_hostile(kiln, workdir, api_sock, boot_args, drives, elf=None, devices_cfg=None, netns=None):
+def run_hostile(kiln, workdir, api_sock, boot_args, drives, elf=None, devices_cfg=None, netns=None, vcpus=1):
     """Boots, polls GET / and RSS until kiln exits; returns (run, code, polls, max_rss)."""
     extra = {"drives": drives}
     extra.update(devices_cfg or {})
-    cfg = write_config(workdir, elf or ktg_elf(), boot_args=boot_args, mem_mib=MEM_MIB, extra=extra)
+    cfg = write_config(workdir, elf or ktg_elf(), boot_args=boot_args, vcpus=vcpus, mem_mib=MEM_MIB,
+                       extra=extra)
     r = kiln("--config-file", str(cfg), "--api-sock", api_sock, "--show-level", netns=netns)
     deadline = time.monotonic() + RUN_TIMEOUT
     polls, max_rss = 0, 0
@@ -159,6 +167,25 @@ def test_hostile_all_devices(kiln, workdir, api_sock, need_kvm, seed):
     assert rw_img.stat().st_size == len(rw_data)
 
 
+def every_device_kind(workdir, netns):
+    """Net (on the namespace's TAP), vsock, balloon and rng, besides two_drives()."""
+    return {
+        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": netns.tap,
+                                "rx_rate_limiter": {"ops": {"size": 50, "refill_time": 100}}}],
+        "vsock": {"guest_cid": 3, "uds_path": str(workdir / "v.sock")},
+        "balloon": {"amount_mib": 16, "deflate_on_oom": True, "stats_polling_interval_s": 1},
+        "entropy": {"rate_limiter": {"bandwidth": {"size": 4096, "refill_time": 50}}},
+    }
+
+
+def check_every_device_kind(out, ro_img, ro_data, uds, seed):
+    assert "devices=6" in re.search(r"^KTG: hostile start .*$", out, re.M).group(0), out[-3000:]
+    ids = sorted(d["id"] for d in devices(out))
+    assert ids == [1, 2, 2, 4, 5, 19], ids
+    assert sha(ro_img) == hashlib.sha256(ro_data).hexdigest(), f"seed={seed}: read-only drive changed"
+    assert not os.path.exists(uds), "the vsock socket outlived kiln"
+
+
 @pytest.mark.parametrize("seed", [6, 1234])
 def test_hostile_against_every_device_kind(kiln, workdir, api_sock, netns, need_kvm, seed):
     """The attack covers net, vsock, balloon and rng as well as block: their
@@ -167,28 +194,17 @@ def test_hostile_against_every_device_kind(kiln, workdir, api_sock, netns, need_
     anything outside guest RAM), the read-only drive is unchanged, and the
     sockets and TAP it used are released at exit."""
     ro_img, ro_data, _, _, drives = two_drives(workdir)
-    uds = str(workdir / "v.sock")
-    devs_cfg = {
-        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": netns.tap,
-                                "rx_rate_limiter": {"ops": {"size": 50, "refill_time": 100}}}],
-        "vsock": {"guest_cid": 3, "uds_path": uds},
-        "balloon": {"amount_mib": 16, "deflate_on_oom": True, "stats_polling_interval_s": 1},
-        "entropy": {"rate_limiter": {"bandwidth": {"size": 4096, "refill_time": 50}}},
-    }
+    devs_cfg = every_device_kind(workdir, netns)
     args = f"virtio=1 hostile={ITERATIONS} seed={seed} exit=reset"
     r, code, polls, max_rss = run_hostile(kiln, workdir, api_sock, args, drives, devices_cfg=devs_cfg,
                                           netns=netns.name)
     check_survived(r, code, polls, max_rss, ITERATIONS, seed)
-    out = r.console()
-    assert "devices=6" in re.search(r"^KTG: hostile start .*$", out, re.M).group(0), out[-3000:]
-    ids = sorted(d["id"] for d in devices(out))
-    assert ids == [1, 2, 2, 4, 5, 19], ids
-    assert sha(ro_img) == hashlib.sha256(ro_data).hexdigest(), f"seed={seed}: read-only drive changed"
-    assert not os.path.exists(uds), "the vsock socket outlived kiln"
+    check_every_device_kind(r.console(), ro_img, ro_data, devs_cfg["vsock"]["uds_path"], seed)
 
 
-def test_hostile_under_asan(kiln, workdir, api_sock, need_kvm, monkeypatch):
-    """One seed against the ASan+UBSan build: no sanitizer report."""
+def use_asan_build(monkeypatch):
+    """Runs kiln from build-asan/ from now on (skipped loudly without it);
+    returns the normal build's test guest."""
     asan_build = ROOT / "build-asan"
     if not (asan_build / "vmm" / "core" / "kiln").exists():
         loud("SKIPPED: build-asan/vmm/core/kiln missing (ci/fuzz-smoke.sh or `meson setup build-asan "
@@ -198,9 +214,49 @@ def test_hostile_under_asan(kiln, workdir, api_sock, need_kvm, monkeypatch):
     monkeypatch.setattr(kiln_harness, "BUILD", asan_build)
     monkeypatch.setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:halt_on_error=1")
     monkeypatch.setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    return elf
+
+
+def test_hostile_under_asan(kiln, workdir, api_sock, need_kvm, monkeypatch):
+    """One seed against the ASan+UBSan build: no sanitizer report."""
+    elf = use_asan_build(monkeypatch)
     ro_img, ro_data, rw_img, rw_data, drives = two_drives(workdir)
     seed = 9
     args = f"virtio=1 hostile={ITERATIONS} seed={seed} hostile_dev=0 blkwrite=1 exit=reset"
     r, code, polls, max_rss = run_hostile(kiln, workdir, api_sock, args, drives, elf=elf)
     check_survived(r, code, polls, max_rss, ITERATIONS, seed, asan=True)
     check_victim(r.console(), ro_img, ro_data, rw_img, rw_data, seed)
+
+
+@pytest.mark.parametrize("vcpus,seed,asan", [(2, 13, False), (4, 13, False), (2, 31, False), (4, 31, False),
+                                             (4, 17, True)],
+                         ids=["2cpu-13", "4cpu-13", "2cpu-31", "4cpu-31", "4cpu-17-asan"])
+def test_hostile_smp(kiln, workdir, api_sock, netns, need_kvm, monkeypatch, vcpus, seed, asan):
+    """hostile_smp=1: the APs attack every device kind at the same time as the
+    BSP, from their own vCPU threads (one case under ASan+UBSan).  Besides what
+    the single-CPU tests check, every AP must have attacked (its count > 0) and
+    stopped before the BSP reset the devices; then both drives and the rng
+    device work again."""
+    elf = use_asan_build(monkeypatch) if asan else ktg_elf()
+    ro_img, ro_data, _, _, drives = two_drives(workdir)
+    devs_cfg = every_device_kind(workdir, netns)
+    args = f"smp=1 hostile_smp=1 virtio=1 rng=1 hostile={ITERATIONS} seed={seed} exit=reset"
+    r, code, polls, max_rss = run_hostile(kiln, workdir, api_sock, args, drives, elf=elf, devices_cfg=devs_cfg,
+                                          netns=netns.name, vcpus=vcpus)
+    check_survived(r, code, polls, max_rss, ITERATIONS, seed, asan=asan)
+    out = r.console()
+    ctx = f"vcpus={vcpus} seed={seed}:\n{out[-3000:]}"
+    assert re.search(rf"^KTG: smp online={vcpus}$", out, re.M), ctx
+    assert "KTG: hostile error" not in out, ctx
+    m = re.search(r"^KTG: hostile cpus=(\d+) ap_iterations=([\d,]+)$", out, re.M)
+    assert m and int(m.group(1)) == vcpus, ctx
+    counts = [int(n) for n in m.group(2).split(",")]
+    assert len(counts) == vcpus - 1 and all(n > 0 for n in counts), f"AP iterations {counts}: {ctx}"
+    # The APs stopped before the devices were reset and the drivers ran.
+    assert out.index(m.group(0)) < out.index(f"KTG: hostile done iterations={ITERATIONS}"), ctx
+    check_every_device_kind(out, ro_img, ro_data, devs_cfg["vsock"]["uds_path"], seed)
+    devs = [d for d in devices(out) if d["id"] == 2]
+    devs[0]["drive_id"] = "target"
+    assert devs[0]["blk"] == blk_lines(devs[0], ro_data, ro=True, wrote=False), ctx
+    assert devs[1]["blk"][-1] == "reinit ok", ctx
+    assert re.search(r"^KTG: rng ok$", out, re.M), ctx

@@ -45,9 +45,17 @@ struct ktg_mp {
 };
 int mptable_parse(struct ktg_mp *mp, const char **why);
 
-/* smp.c */
-void smp_start(const struct ktg_mp *mp);
+/* smp.c: each AP runs work(cpu), cpu = 1, 2, ... in the order they came
+ * online, unless work is NULL, then parks.  smp_aps_online() counts the APs
+ * that have reported in so far (each will run work). */
+typedef void (*ktg_ap_work_fn)(unsigned int cpu);
+void smp_start(const struct ktg_mp *mp, ktg_ap_work_fn work);
+uint32_t smp_aps_online(void);
 void ktg_ap_main(void) __attribute__((noreturn)); /* head.S calls it on each AP */
+/* Pause iterations the BSP waits for all APs (to come online, to stop).
+ * Generous: on a host that emulates guest kernel code at ~1 M instructions/s
+ * this is several seconds. */
+#define KTG_AP_WAIT_SPINS 4000000
 
 /* traps.c */
 struct exc_frame {
@@ -65,8 +73,12 @@ void syscall_user_fault(const struct exc_frame *f) __attribute__((noreturn));
 /* virtio.c: probes the virtio_mmio.device= devices, drives block devices. */
 void virtio_report(const char *cmdline);
 
-/* hostile.c: hostile=<iterations> seed=<n> hostile_dev=<index>, see README.md. */
+/* hostile.c: hostile=<iterations> seed=<n> hostile_dev=<index> hostile_smp=1,
+ * see README.md.  With hostile_smp_wanted(), smp_start() is given
+ * hostile_ap_main, which waits for hostile_run(). */
 void hostile_run(const char *cmdline);
+int hostile_smp_wanted(const char *cmdline);
+void hostile_ap_main(unsigned int cpu);
 
 /* main.c */
 void ktg_main(uint32_t start_info) __attribute__((noreturn)); /* from head.S */

@@ -131,7 +131,7 @@ void ktg_main(uint32_t start_info)
 	have_mp = !mptable_report();
 	if (cmdline_is(cmdline, "smp", "1")) {
 		if (have_mp)
-			smp_start(&mp);
+			smp_start(&mp, hostile_smp_wanted(cmdline) ? hostile_ap_main : NULL);
 		else
 			ktg_printf("KTG: smp error no-mptable\n");
 	}

@@ -1,7 +1,8 @@
 /*
  * AP start-up: copy the real-mode trampoline below 1 MiB, INIT + SIPI + SIPI
  * each AP of the MP table through the xAPIC ICR, wait (bounded) until each has
- * reported in.  APs then park in cli;hlt.
+ * reported in.  APs then run the work smp_start() was given, if any, and park
+ * in cli;hlt.
  */
 #include "guest-images/testguest/hw.h"
 #include "guest-images/testguest/ktg.h"
@@ -17,11 +18,9 @@
 #define ICR_STARTUP   0x00004600 /* SIPI; the vector is the trampoline page */
 #define ICR_BUSY      0x00001000 /* delivery status: send pending */
 #define ICR_POLL_MAX  100000
-/* Pause iterations the BSP waits for all APs.  Generous: on a host that
- * emulates guest kernel code at ~1 M instructions/s this is several seconds. */
-#define SMP_WAIT_SPINS 4000000
 
 static uint32_t ap_online;
+static ktg_ap_work_fn ap_work; /* set before the first SIPI */
 
 static uint32_t lapic_read(uint32_t reg)
 {
@@ -57,20 +56,28 @@ void ktg_ap_main(void)
 {
 	traps_load();
 	console_lock();
-	uint32_t a, b, c, d, xa, xb, xc, x2id;
+	uint32_t a, b, c, d, xa, xb, xc, x2id, cpu;
 
 	/* The ids CPUID gives must match the LAPIC's: Linux builds its topology
 	 * from them. */
 	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
 	__asm__ volatile("cpuid" : "=a"(xa), "=b"(xb), "=c"(xc), "=d"(x2id) : "a"(0xb), "c"(0));
 	console_printf_locked("KTG: cpu %u online cpuid_apic=%u x2apic=%u\n", lapic_id(), b >> 24, x2id);
-	/* Counted under the lock: once the BSP sees the count, the line is out. */
-	__atomic_add_fetch(&ap_online, 1, __ATOMIC_RELEASE);
+	/* Counted under the lock: once the BSP sees the count, the line is out.
+	 * The count also numbers the APs from 1 (the BSP is CPU 0). */
+	cpu = __atomic_add_fetch(&ap_online, 1, __ATOMIC_RELEASE);
 	console_unlock();
+	if (ap_work)
+		ap_work(cpu);
 	cpu_halt_forever();
 }
 
-void smp_start(const struct ktg_mp *mp)
+uint32_t smp_aps_online(void)
+{
+	return __atomic_load_n(&ap_online, __ATOMIC_ACQUIRE);
+}
+
+void smp_start(const struct ktg_mp *mp, ktg_ap_work_fn work)
 {
 	uint32_t self, sent = 0, online = 0, i;
 	uint32_t sipi = ICR_STARTUP | (KTG_TRAMPOLINE >> 12);
@@ -78,6 +85,7 @@ void smp_start(const struct ktg_mp *mp)
 
 	memcpy(phys(KTG_TRAMPOLINE), ktg_trampoline_start,
 	       (size_t)(ktg_trampoline_end - ktg_trampoline_start));
+	ap_work = work;
 	lapic_write(LAPIC_SVR, SVR_ENABLE | SVR_VECTOR);
 	self = lapic_id();
 	for (i = 0; i < mp->nids; i++) {
@@ -91,7 +99,7 @@ void smp_start(const struct ktg_mp *mp)
 		}
 		sent++;
 	}
-	for (spins = 0; spins < SMP_WAIT_SPINS; spins++) {
+	for (spins = 0; spins < KTG_AP_WAIT_SPINS; spins++) {
 		online = __atomic_load_n(&ap_online, __ATOMIC_ACQUIRE);
 		if (online >= sent)
 			break;
