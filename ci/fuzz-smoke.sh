@@ -2,8 +2,9 @@
 # Fuzz smoke test: builds the libFuzzer targets with clang in build-fuzz/ and
 # runs each for ${FUZZ_SMOKE_SECONDS:-30} seconds (up to nproc at a time),
 # starting from its seeds and kept reproducers; then runs the unit tests once
-# under ASan+UBSan (gcc, build-asan/).  Fails on any crash, leak, timeout,
-# OOM or sanitizer report.  One summary line per target.
+# under ASan+UBSan (gcc, build-asan/), and builds kiln under TSan (build-tsan/)
+# for the integration suite.  Fails on any crash, leak, timeout, OOM or
+# sanitizer report.  One summary line per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -101,4 +102,13 @@ else
   echo "fuzz-smoke: unit tests under ASan+UBSan FAILED (log: $asan_build/fuzz-smoke-test.log)"
   failed=1
 fi
+# kiln alone under ThreadSanitizer, for the integration suite's multi-vCPU
+# hostile guest (test_hostile.py): a data race between the vCPU threads and
+# the VMM thread fails that test.
+tsan_build=${TSAN_BUILD:-build-tsan}
+if [ ! -f "$tsan_build/build.ninja" ]; then
+  quiet timeout 900 meson setup "$tsan_build" -Db_sanitize=thread -Dtests=disabled --buildtype=debugoptimized
+fi
+quiet timeout 1800 ninja -C "$tsan_build" vmm/core/kiln
+echo "fuzz-smoke: kiln built under TSan ($tsan_build/vmm/core/kiln)"
 exit "$failed"

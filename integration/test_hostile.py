@@ -4,9 +4,10 @@ xorshift PRNG (seed=<s>) on malformed register accesses, queue set-ups,
 descriptor chains, port I/O and stray MMIO.  kiln must survive all of it: the
 API keeps answering, the run ends with the guest's i8042 reset (exit code 0),
 no ERROR lines, a read-only drive's host file stays unchanged, a drive the
-guest did not attack still works, and kiln's RSS stays bounded.  One seed runs
-under the ASan+UBSan build (build-asan/, made by ci/fuzz-smoke.sh) when it
-exists; without it that case is skipped loudly.
+guest did not attack still works, and kiln's RSS stays bounded.  Some seeds
+run under the ASan+UBSan build (build-asan/) and one multi-vCPU seed under
+ThreadSanitizer (build-tsan/), both made by ci/fuzz-smoke.sh; without them
+those cases are skipped loudly.
 
 With hostile_smp=1 (and smp=1) the guest's APs attack too, each with its own
 PRNG, at the same time as the BSP: the devices' registers are hit from several
@@ -40,7 +41,8 @@ MEM_MIB = 128
 RSS_SLACK_KIB = 96 * 1024  # above guest RAM: kiln's own heap, stacks, binary
 SEEDS = [1, 2, 3, 42, 0xdead]
 SANITIZER_NEEDLES = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                     "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer")
+                     "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer",
+                     "WARNING: ThreadSanitizer", "SUMMARY: ThreadSanitizer")
 
 
 @pytest.fixture
@@ -65,13 +67,14 @@ def rss_kib(pid):
     return None
 
 
-def run_hostile(kiln, workdir, api_sock, boot_args, drives, elf=None, devices_cfg=None, netns=None, vcpus=1):
+def run_hostile(kiln, workdir, api_sock, boot_args, drives, elf=None, devices_cfg=None, netns=None, vcpus=1,
+                kiln_args=()):
     """Boots, polls GET / and RSS until kiln exits; returns (run, code, polls, max_rss)."""
     extra = {"drives": drives}
     extra.update(devices_cfg or {})
     cfg = write_config(workdir, elf or ktg_elf(), boot_args=boot_args, vcpus=vcpus, mem_mib=MEM_MIB,
                        extra=extra)
-    r = kiln("--config-file", str(cfg), "--api-sock", api_sock, "--show-level", netns=netns)
+    r = kiln("--config-file", str(cfg), "--api-sock", api_sock, "--show-level", *kiln_args, netns=netns)
     deadline = time.monotonic() + RUN_TIMEOUT
     polls, max_rss = 0, 0
     while r.proc.poll() is None:
@@ -96,7 +99,8 @@ def run_hostile(kiln, workdir, api_sock, boot_args, drives, elf=None, devices_cf
     return r, code, polls, max_rss
 
 
-def check_survived(r, code, polls, max_rss, iterations, seed, asan=False):
+def check_survived(r, code, polls, max_rss, iterations, seed, sanitized=False):
+    """sanitized: kiln is a sanitizer build (its RSS is the sanitizer's, not bounded here)."""
     out, log = r.console(), r.log()
     ctx = f"seed={seed}\n--- console tail ---\n{out[-3000:]}\n--- log tail ---\n{log[-3000:]}"
     assert code == 0, f"kiln exit {code}: {ctx}"
@@ -108,7 +112,7 @@ def check_survived(r, code, polls, max_rss, iterations, seed, asan=False):
     errors = [l for l in log.splitlines() if "[ERROR]" in l]
     assert not errors, f"ERROR lines: {errors[:5]}\n{ctx}"
     assert polls >= 1, f"GET / never answered during the run: {ctx}"
-    if not asan:
+    if not sanitized:
         assert max_rss < MEM_MIB * 1024 + RSS_SLACK_KIB, f"RSS {max_rss} KiB: {ctx}"
     for needle in SANITIZER_NEEDLES:
         assert needle not in log, f"sanitizer report ({needle}): {ctx}"
@@ -202,48 +206,62 @@ def test_hostile_against_every_device_kind(kiln, workdir, api_sock, netns, need_
     check_every_device_kind(r.console(), ro_img, ro_data, devs_cfg["vsock"]["uds_path"], seed)
 
 
-def use_asan_build(monkeypatch):
-    """Runs kiln from build-asan/ from now on (skipped loudly without it);
-    returns the normal build's test guest."""
-    asan_build = ROOT / "build-asan"
-    if not (asan_build / "vmm" / "core" / "kiln").exists():
-        loud("SKIPPED: build-asan/vmm/core/kiln missing (ci/fuzz-smoke.sh or `meson setup build-asan "
-             "-Db_sanitize=address,undefined && ninja -C build-asan`); the hostile guest did NOT run under ASan")
-        pytest.skip("SKIPPED LOUDLY: no ASan build")
+# Sanitizer builds ci/fuzz-smoke.sh makes: how to make one by hand, the
+# runtime options, and the kiln flags they need.  TSan's runtime makes system
+# calls no seccomp filter of kiln's allows, so that build runs without them.
+SANITIZERS = {
+    "asan": ("build-asan", "-Db_sanitize=address,undefined",
+             {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:halt_on_error=1",
+              "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}, ()),
+    "tsan": ("build-tsan", "-Db_sanitize=thread -Dtests=disabled",
+             {"TSAN_OPTIONS": "halt_on_error=1:exitcode=66"}, ("--no-seccomp",)),
+}
+
+
+def use_sanitizer_build(monkeypatch, kind="asan"):
+    """Runs kiln from the sanitizer build `kind` from now on (skipped loudly
+    without it); returns (the normal build's test guest, extra kiln flags)."""
+    build_dir, setup, env, kiln_args = SANITIZERS[kind]
+    build = ROOT / build_dir
+    if not (build / "vmm" / "core" / "kiln").exists():
+        loud(f"SKIPPED: {build_dir}/vmm/core/kiln missing (ci/fuzz-smoke.sh or `meson setup {build_dir} "
+             f"{setup} && ninja -C {build_dir} vmm/core/kiln`); the hostile guest did NOT run under {kind}")
+        pytest.skip(f"SKIPPED LOUDLY: no {kind} build")
     elf = ktg_elf()
-    monkeypatch.setattr(kiln_harness, "BUILD", asan_build)
-    monkeypatch.setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:halt_on_error=1")
-    monkeypatch.setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-    return elf
+    monkeypatch.setattr(kiln_harness, "BUILD", build)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return elf, kiln_args
 
 
 def test_hostile_under_asan(kiln, workdir, api_sock, need_kvm, monkeypatch):
     """One seed against the ASan+UBSan build: no sanitizer report."""
-    elf = use_asan_build(monkeypatch)
+    elf, _ = use_sanitizer_build(monkeypatch)
     ro_img, ro_data, rw_img, rw_data, drives = two_drives(workdir)
     seed = 9
     args = f"virtio=1 hostile={ITERATIONS} seed={seed} hostile_dev=0 blkwrite=1 exit=reset"
     r, code, polls, max_rss = run_hostile(kiln, workdir, api_sock, args, drives, elf=elf)
-    check_survived(r, code, polls, max_rss, ITERATIONS, seed, asan=True)
+    check_survived(r, code, polls, max_rss, ITERATIONS, seed, sanitized=True)
     check_victim(r.console(), ro_img, ro_data, rw_img, rw_data, seed)
 
 
-@pytest.mark.parametrize("vcpus,seed,asan", [(2, 13, False), (4, 13, False), (2, 31, False), (4, 31, False),
-                                             (4, 17, True)],
-                         ids=["2cpu-13", "4cpu-13", "2cpu-31", "4cpu-31", "4cpu-17-asan"])
-def test_hostile_smp(kiln, workdir, api_sock, netns, need_kvm, monkeypatch, vcpus, seed, asan):
+@pytest.mark.parametrize("vcpus,seed,sanitizer", [(2, 13, None), (4, 13, None), (2, 31, None), (4, 31, None),
+                                                  (4, 17, "asan"), (4, 23, "tsan")],
+                         ids=["2cpu-13", "4cpu-13", "2cpu-31", "4cpu-31", "4cpu-17-asan", "4cpu-23-tsan"])
+def test_hostile_smp(kiln, workdir, api_sock, netns, need_kvm, monkeypatch, vcpus, seed, sanitizer):
     """hostile_smp=1: the APs attack every device kind at the same time as the
-    BSP, from their own vCPU threads (one case under ASan+UBSan).  Besides what
-    the single-CPU tests check, every AP must have attacked (its count > 0) and
-    stopped before the BSP reset the devices; then both drives and the rng
-    device work again."""
-    elf = use_asan_build(monkeypatch) if asan else ktg_elf()
+    BSP, from their own vCPU threads (one case under ASan+UBSan, one under
+    ThreadSanitizer, which reports any data race between the vCPU threads and
+    the VMM thread).  Besides what the single-CPU tests check, every AP must
+    have attacked (its count > 0) and stopped before the BSP reset the
+    devices; then both drives and the rng device work again."""
+    elf, kiln_args = use_sanitizer_build(monkeypatch, sanitizer) if sanitizer else (ktg_elf(), ())
     ro_img, ro_data, _, _, drives = two_drives(workdir)
     devs_cfg = every_device_kind(workdir, netns)
     args = f"smp=1 hostile_smp=1 virtio=1 rng=1 hostile={ITERATIONS} seed={seed} exit=reset"
     r, code, polls, max_rss = run_hostile(kiln, workdir, api_sock, args, drives, elf=elf, devices_cfg=devs_cfg,
-                                          netns=netns.name, vcpus=vcpus)
-    check_survived(r, code, polls, max_rss, ITERATIONS, seed, asan=asan)
+                                          netns=netns.name, vcpus=vcpus, kiln_args=kiln_args)
+    check_survived(r, code, polls, max_rss, ITERATIONS, seed, sanitized=bool(sanitizer))
     out = r.console()
     ctx = f"vcpus={vcpus} seed={seed}:\n{out[-3000:]}"
     assert re.search(rf"^KTG: smp online={vcpus}$", out, re.M), ctx
