@@ -313,15 +313,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_raw_chain(&f);
 			break;
 		case OP_POKE: {
-			uint64_t at = fz_u32(&f) % BALLOON_MOCK_RING_RAM;
-			uint8_t k = fz_u8(&f) % 17, bytes[16];
+			struct fz_poke p = fz_poke(&f, BALLOON_MOCK_RING_RAM);
 
-			fz_bytes(&f, bytes, sizeof(bytes));
-			if (k > BALLOON_MOCK_RING_RAM - at)
-				k = (uint8_t)(BALLOON_MOCK_RING_RAM - at);
-			vmock_write(&z->bm.m, VMOCK_RAM_GPA + at, bytes, k);
-			if (VMOCK_RAM_GPA + at < z->bm.slots ||
-			    VMOCK_RAM_GPA + at + k > z->bm.slots + BALLOON_Q_NR * BALLOON_MOCK_SLOTS * BALLOON_MOCK_SLOT_SIZE)
+			vmock_write(&z->bm.m, VMOCK_RAM_GPA + p.off, p.bytes, p.len);
+			if (VMOCK_RAM_GPA + p.off < z->bm.slots ||
+			    VMOCK_RAM_GPA + p.off + p.len > z->bm.slots + BALLOON_Q_NR * BALLOON_MOCK_SLOTS * BALLOON_MOCK_SLOT_SIZE)
 				z->ring_untrusted = true;
 			break;
 		}

@@ -71,6 +71,26 @@ static inline size_t fz_bytes(struct fz *f, void *dst, size_t n)
 	return n;
 }
 
+/* A write the harness makes to guest memory behind the device's back (a
+ * racing or malicious driver): up to 16 input bytes at an input-chosen offset
+ * below ram_size, clipped there.  The device must cope with whatever lands. */
+struct fz_poke {
+	uint64_t off;
+	uint8_t len;
+	uint8_t bytes[16];
+};
+
+static inline struct fz_poke fz_poke(struct fz *f, uint64_t ram_size)
+{
+	struct fz_poke p = { .off = fz_u32(f) % ram_size };
+
+	p.len = fz_u8(f) % 17;
+	fz_bytes(f, p.bytes, sizeof(p.bytes));
+	if (p.len > ram_size - p.off)
+		p.len = (uint8_t)(ram_size - p.off);
+	return p;
+}
+
 /* A message a unit promises is one safe line: NUL within max, printable ASCII. */
 static inline int fz_msg_is_safe(const char *msg, size_t max)
 {

@@ -375,13 +375,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_raw_chain(&f);
 			break;
 		case OP_POKE: {
-			uint64_t at = fz_u32(&f) % NET_MOCK_RAM_SIZE;
-			uint8_t k = fz_u8(&f) % 17, bytes[16];
+			struct fz_poke p = fz_poke(&f, NET_MOCK_RAM_SIZE);
 
-			fz_bytes(&f, bytes, sizeof(bytes));
-			if (k > NET_MOCK_RAM_SIZE - at)
-				k = (uint8_t)(NET_MOCK_RAM_SIZE - at);
-			vmock_write(&z->nm.m, VMOCK_RAM_GPA + at, bytes, k);
+			vmock_write(&z->nm.m, VMOCK_RAM_GPA + p.off, p.bytes, p.len);
 			z->gen++;
 			break;
 		}

@@ -321,14 +321,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_raw_chain(&f);
 			break;
 		case OP_POKE: {
-			uint64_t at = fz_u32(&f) % RNG_MOCK_RAM_SIZE;
-			uint8_t k = fz_u8(&f) % 17, bytes[16];
+			struct fz_poke p = fz_poke(&f, RNG_MOCK_RAM_SIZE);
 
-			fz_bytes(&f, bytes, sizeof(bytes));
-			if (k > RNG_MOCK_RAM_SIZE - at)
-				k = (uint8_t)(RNG_MOCK_RAM_SIZE - at);
-			vmock_write(&z->rm.m, VMOCK_RAM_GPA + at, bytes, k);
-			taint(VMOCK_RAM_GPA + at, k);
+			vmock_write(&z->rm.m, VMOCK_RAM_GPA + p.off, p.bytes, p.len);
+			taint(VMOCK_RAM_GPA + p.off, p.len);
 			z->gen++;
 			break;
 		}
