@@ -69,7 +69,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from kiln_harness import IMAGES, ROOT, KilnRun, NetNs, kiln_binary, netns_usable, write_config  # noqa: E402
+from kiln_harness import (IMAGES, KilnRun, NetNs, kiln_binary, netns_usable, peer_result,  # noqa: E402
+                          write_config)
 from qemu_compare import QEMU, kiln_final_cmdline, qemu_cmd, qemu_works  # noqa: E402
 
 KERNEL = IMAGES / "kernel" / "vmlinux"
@@ -85,9 +86,6 @@ H2G_VSOCK_PORT, G2H_VSOCK_PORT = 5100, 5101
 SEQ_REQ, RAND_REQ = 128 * 1024, 4096
 CHUNK = 64 * 1024
 VHOST_VSOCK = Path("/dev/vhost-vsock")
-
-# The host side of the TCP streams, run inside the namespace.
-NETNS_PEER = ROOT / "integration" / "netns_peer.py"
 
 
 # ---------------------------------------------------------------- host side
@@ -130,24 +128,6 @@ def host_direct_read(path: Path, seconds: float, req: int, rand: bool) -> dict:
     return {"bytes": ops * req, "ops": ops, "seconds": dt}
 
 
-def netns_helper(ns: NetNs, *args) -> subprocess.Popen:
-    return subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, str(NETNS_PEER), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def helper_result(p: subprocess.Popen, timeout: float) -> dict:
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate(timeout=10)
-        raise SystemExit(f"netns helper did not finish in {timeout}s: {out} {err}")
-    lines = [l for l in out.splitlines() if l.startswith("{")]
-    if p.returncode != 0 or not lines:
-        raise SystemExit(f"netns helper failed ({p.returncode}): {out} {err}")
-    return json.loads(lines[-1])
-
-
 def wait_listening(p: subprocess.Popen, timeout: float) -> None:
     """The serve helper's first line says it is listening."""
     t_end = time.monotonic() + timeout
@@ -164,11 +144,11 @@ def wait_listening(p: subprocess.Popen, timeout: float) -> None:
 
 def loopback_tcp(ns: NetNs, kib: int) -> dict:
     """The host reference for TCP: the same stream over lo inside the namespace."""
-    srv = netns_helper(ns, "serve", LO_TCP_PORT, 60)
+    srv = ns.peer("serve", LO_TCP_PORT, 60)
     try:
         wait_listening(srv, 30)
-        snd = helper_result(netns_helper(ns, "send", "127.0.0.1", LO_TCP_PORT, kib), STEP_TIMEOUT)
-        res = helper_result(srv, STEP_TIMEOUT)
+        snd = peer_result(ns.peer("send", "127.0.0.1", LO_TCP_PORT, kib), STEP_TIMEOUT)
+        res = peer_result(srv, STEP_TIMEOUT)
     finally:
         if srv.poll() is None:
             srv.kill()
@@ -336,9 +316,9 @@ def measure_tcp(r: KilnRun, args, ns: NetNs, g2h_tcp: subprocess.Popen, res: dic
     """Host to guest (a netns helper sends to the agent), then guest to host
     (the agent sends to `g2h_tcp`, listening since before the boot)."""
     r.wait_for(rf"^kiln-init: listening tcp {H2G_TCP_PORT}\r?$", STEP_TIMEOUT)
-    h2g = netns_helper(ns, "send", GUEST_IP, H2G_TCP_PORT, args.net_kib)
+    h2g = ns.peer("send", GUEST_IP, H2G_TCP_PORT, args.net_kib)
     try:
-        snd = helper_result(h2g, STEP_TIMEOUT)
+        snd = peer_result(h2g, STEP_TIMEOUT)
     finally:
         if h2g.poll() is None:
             h2g.kill()
@@ -347,7 +327,7 @@ def measure_tcp(r: KilnRun, args, ns: NetNs, g2h_tcp: subprocess.Popen, res: dic
     if snd["reply"] != f"got {args.net_kib * 1024}\n":
         raise SystemExit(f"TCP host->guest: guest replied {snd['reply']!r}")
 
-    res["tcp_g2h"] = helper_result(g2h_tcp, STEP_TIMEOUT)
+    res["tcp_g2h"] = peer_result(g2h_tcp, STEP_TIMEOUT)
     res["tcpsend"] = check_line(r, "tcpsend")
     if res["tcp_g2h"]["bytes"] != args.net_kib * 1024 or res["tcp_g2h"]["bad_at"] is not None:
         raise SystemExit(f"TCP guest->host stream broken: {res['tcp_g2h']}")
@@ -374,7 +354,7 @@ def run_vm(args, ns: NetNs, start, vsock, finish) -> tuple:
     figures and the (closed) run, whose console and log files remain."""
     wait = BOOT_TIMEOUT + 6 * STEP_TIMEOUT
     g2h_vsock = StreamReceiver(vsock.listen(G2H_VSOCK_PORT), wait) if vsock else None
-    g2h_tcp = netns_helper(ns, "serve", G2H_TCP_PORT, wait)
+    g2h_tcp = ns.peer("serve", G2H_TCP_PORT, wait)
     res: dict = {}
     r = None
     try:

@@ -10,14 +10,14 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
-import threading
+import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("KILN_BUILD", ROOT / "build"))
 IMAGES = Path(os.environ.get("KILN_IMAGES", Path.home() / ".cache" / "kiln" / "images"))
+NETNS_PEER = Path(__file__).resolve().parent / "netns_peer.py"
 _netns_seq = itertools.count()
 
 
@@ -160,8 +160,29 @@ class NetNs:
         return subprocess.run(["ip", "netns", "exec", self.name, *cmd], check=True,
                               capture_output=True, timeout=30, **kw)
 
+    def peer(self, *args) -> subprocess.Popen:
+        """Starts netns_peer.py MODE ARGS... inside the namespace (the host
+        side of the Linux guest's network checks); see peer_result()."""
+        return subprocess.Popen(["ip", "netns", "exec", self.name, sys.executable, str(NETNS_PEER),
+                                 *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
     def close(self):
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=30)
+
+
+def peer_result(p: subprocess.Popen, timeout: float) -> dict:
+    """The JSON line a NetNs.peer() process prints last; fails if it does not
+    end in time (it is killed then) or ends without one."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate(timeout=10)
+        raise AssertionError(f"netns peer did not finish in {timeout}s: {out} {err}")
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    if p.returncode != 0 or not lines:
+        raise AssertionError(f"netns peer failed ({p.returncode}): {out} {err}")
+    return json.loads(lines[-1])
 
 
 def netns_usable() -> bool:

@@ -24,15 +24,13 @@ are removed at teardown."""
 import json
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from kiln_harness import is_pvm_host, write_config
+from kiln_harness import is_pvm_host, peer_result, write_config
 from linux_images import INITRAMFS, KERNEL_DIR, LINUX_ARGS, LINUX_TIMEOUT, need
 from linux_snapshot import BLK_BUCKET, DATA_DISK_MIB, GUEST_MAC, NET_BUCKET, STEP_TIMEOUT, VSOCK_CID
 from test_api import ok
@@ -65,9 +63,6 @@ BALLOON_MIB = 96          # then the host sets this target
 RSS_DROP_MIN_KIB = BALLOON_TOUCH_MIB * 1024 // 2
 
 HWRNG_BYTES = 4096
-
-# The host side of the network checks, run inside the test's namespace.
-NETNS_PEER = Path(__file__).resolve().parent / "netns_peer.py"
 
 
 # ---------------------------------------------------------------- helpers
@@ -229,23 +224,6 @@ def vsock_h2g(uds: Path, port: int, payload: bytes) -> dict:
     return {"ok": line.decode(), "echo": echo}
 
 
-def netns_helper(ns, *args) -> subprocess.Popen:
-    return subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, str(NETNS_PEER), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def helper_result(p: subprocess.Popen, timeout: float) -> dict:
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate(timeout=10)
-        raise AssertionError(f"netns helper did not finish in {timeout}s: {out} {err}")
-    lines = [l for l in out.splitlines() if l.startswith("{")]
-    assert p.returncode == 0 and lines, f"netns helper failed ({p.returncode}): {out} {err}"
-    return json.loads(lines[-1])
-
-
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -280,7 +258,7 @@ def test_userspace_every_device(kiln, workdir, userspace_snapshot, netns, short_
     ]
     uds = short_dir / "v.sock"
     g2h_vsock = VsockEcho(uds, G2H_VSOCK_PORT)
-    g2h_tcp = netns_helper(netns, "serve", G2H_TCP_PORT, LINUX_TIMEOUT)
+    g2h_tcp = netns.peer("serve", G2H_TCP_PORT, LINUX_TIMEOUT)
     helpers = [g2h_tcp]
     res: dict = {}
     try:
@@ -299,15 +277,15 @@ def test_userspace_every_device(kiln, workdir, userspace_snapshot, netns, short_
 
         # TCP host -> guest, after pinging the guest from the namespace.
         r.wait_for(rf"^kiln-init: listening tcp {H2G_TCP_PORT}\r?$", STEP_TIMEOUT)
-        res["ping_h2g"] = helper_result(netns_helper(netns, "ping", GUEST_IP, 3), 60)
+        res["ping_h2g"] = peer_result(netns.peer("ping", GUEST_IP, 3), 60)
         assert res["ping_h2g"]["received"] == 3, res["ping_h2g"]
-        h2g = netns_helper(netns, "send", GUEST_IP, H2G_TCP_PORT, NET_RECV_KIB)
+        h2g = netns.peer("send", GUEST_IP, H2G_TCP_PORT, NET_RECV_KIB)
         helpers.append(h2g)
-        res["tcp_h2g"] = helper_result(h2g, STEP_TIMEOUT)
+        res["tcp_h2g"] = peer_result(h2g, STEP_TIMEOUT)
         assert res["tcp_h2g"]["reply"] == f"got {NET_RECV_KIB * 1024}\n", res["tcp_h2g"]
 
         # TCP guest -> host through the NIC's tx rate limiter.
-        res["tcp_g2h"] = helper_result(g2h_tcp, STEP_TIMEOUT)
+        res["tcp_g2h"] = peer_result(g2h_tcp, STEP_TIMEOUT)
 
         # Balloon: the agent has backed BALLOON_TOUCH_MIB and waits for a target.
         r.wait_for(r"^kiln-init: balloon waiting", STEP_TIMEOUT)
