@@ -45,8 +45,9 @@ NET_BUCKET = {"size": 16 * 1024, "refill_time": 250}    # 64 KiB/s
 SERVING = r"^kiln-init: serving\r?$"
 
 
-def api_call(sock: str, method: str, path: str, body=None, want=204):
-    return ok(sock, method, path, json.dumps(body) if body is not None else None, want=want)
+def api_call(sock: str, method: str, path: str, body=None):
+    """One mutating request with a JSON body; it must answer 204."""
+    ok(sock, method, path, json.dumps(body) if body is not None else None)
 
 
 class UserspaceSnapshot:
@@ -113,7 +114,6 @@ class UserspaceSnapshot:
             self.snapshot_at = time.monotonic()
         finally:
             r.close()
-        self.boot_console = r.console()
 
     def restore(self, kiln, ns: NetNs, sock_dir: Path, metrics: Path = None) -> "RestoredGuest":
         """A fresh kiln in ns restored from the snapshot and running; the
